@@ -1,0 +1,1 @@
+"""Command-line entry points (thin: parse config/arguments, call the library, print)."""

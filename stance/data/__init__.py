@@ -1,0 +1,1 @@
+"""Dataset building: readers (I/O), cleaning, segmentation, attribution, gold joins and splits."""

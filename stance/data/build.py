@@ -1,0 +1,263 @@
+"""Dataset assembly: articles -> cleaned, attributed sentences -> gold join -> splits -> dedup.
+
+:func:`build_dataset` is the whole pipeline as one function of already-read corpora and
+already-instantiated steps; :func:`write_dataset` is the only part that writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stance.data.annotations import Annotation, JoinReport, join_labels
+from stance.data.attribution import Attributor
+from stance.data.cleaning import Cleaner
+from stance.data.dedup import Deduplicator, Duplicate
+from stance.data.readers import ReadResult, Skipped
+from stance.data.schema import SENTENCE_COLUMNS, Article, Sentence
+from stance.data.segment import Segmenter, assign_ids
+from stance.data.splits import ArticleFacts, Splitter
+from stance.errors import InputError
+from stance.labels import LABELS
+
+
+@dataclass
+class BuildResult:
+    """Everything the build produced and everything it left out, with reasons."""
+
+    sentences: pd.DataFrame  # one row per sentence; label None when unlabelled; split column
+    n_articles: int
+    corpus_of_article: dict[str, str]
+    removed_lines: Counter = field(default_factory=Counter)
+    skipped: list[Skipped] = field(default_factory=list)
+    empty_articles: list[str] = field(default_factory=list)
+    join: JoinReport = field(default_factory=JoinReport)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    split_notes: list[str] = field(default_factory=list)
+    labels: tuple[str, ...] = LABELS
+
+    @property
+    def labelled(self) -> pd.DataFrame:
+        """Labelled sentences that survived deduplication."""
+        df = self.sentences
+        return df[df["label"].notna() & ~df["duplicate_of"].notna()]
+
+    def fingerprint(self) -> str:
+        """sha256 over (sentence id, text, label, split) of every kept labelled sentence."""
+        h = hashlib.sha256()
+        df = self.labelled.sort_values("sentence_id")
+        for row in df[["sentence_id", "text", "label", "split"]].itertuples(index=False):
+            h.update("\x1f".join(map(str, row)).encode("utf-8") + b"\n")
+        return h.hexdigest()
+
+    def summary(self) -> dict:
+        """Counts for the build report and the printed summary."""
+        lab = self.labelled
+        return {
+            "articles": self.n_articles,
+            "sentences": int(len(self.sentences)),
+            "labelled_sentences": int(len(lab)),
+            "unlabelled_sentences": len(self.join.unlabelled),
+            "gold_without_sentence": len(self.join.orphans),
+            "removed_lines": dict(self.removed_lines),
+            "skipped_records": len(self.skipped),
+            "articles_without_sentences": self.empty_articles,
+            "cross_split_duplicates_dropped": len(self.duplicates),
+            "labels_per_split": {
+                s: {k: int(v) for k, v in g["label"].value_counts().items()}
+                for s, g in lab.groupby("split")
+            },
+            "labels_per_source": {
+                s: {k: int(v) for k, v in g["label"].value_counts().items()}
+                for s, g in lab.groupby("source")
+            },
+            "split_notes": self.split_notes,
+            "fingerprint": self.fingerprint(),
+        }
+
+    def dataset_dict(self):  # -> datasets.DatasetDict
+        """train/validation/test (and ``unlabelled``) as a ``datasets.DatasetDict``."""
+        from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+        feats = Features(
+            {
+                "sentence_id": Value("string"),
+                "article_id": Value("string"),
+                "source": Value("string"),
+                "index": Value("int32"),
+                "text": Value("string"),
+                "title": Value("string"),
+                "date": Value("string"),
+                "attributed": Value("bool"),
+                "speaker": Value("string"),
+                "speaker_side": Value("string"),
+                "label": ClassLabel(names=list(self.labels)),
+            }
+        )
+        cols = list(SENTENCE_COLUMNS) + ["label"]
+        out = {}
+        lab = self.labelled
+        for split in ("train", "validation", "test"):
+            part = lab[lab["split"] == split][cols].copy()
+            part["label"] = part["label"].map(self.labels.index)
+            out[split] = Dataset.from_pandas(part.reset_index(drop=True), features=feats)
+        unl = self.sentences[self.sentences["label"].isna()][cols].copy()
+        if len(unl):
+            unl["label"] = -1
+            out["unlabelled"] = Dataset.from_pandas(unl.reset_index(drop=True), features=feats)
+        return DatasetDict(out)
+
+
+def sentences_of(
+    article: Article, cleaner: Cleaner, segmenter: Segmenter, attributor: Attributor | None
+) -> tuple[list[Sentence], Counter, str | None]:
+    """Clean, segment and attribute one article. Returns sentences, removed-line counts, title."""
+    cleaned = cleaner.clean(article.text, title=article.title)
+    texts = segmenter.split(cleaned.lines)
+    out = []
+    for i, (sid, text) in enumerate(assign_ids(article.id, texts)):
+        att = attributor.attribute(text) if attributor else None
+        out.append(
+            Sentence(
+                sentence_id=sid,
+                article_id=article.id,
+                source=article.source,
+                index=i,
+                text=text,
+                title=cleaned.title,
+                date=article.date,
+                attributed=bool(att and att.attributed),
+                speaker=att.speaker if att else None,
+                speaker_side=att.speaker_side if att else None,
+            )
+        )
+    return out, cleaned.removed, cleaned.title
+
+
+def _dominant(labels: Sequence[str]) -> str | None:
+    return Counter(labels).most_common(1)[0][0] if labels else None
+
+
+def build_dataset(
+    corpora: Mapping[str, ReadResult],
+    annotations: Sequence[Annotation],
+    cleaner: Cleaner,
+    segmenter: Segmenter,
+    attributor: Attributor | None,
+    splitter: Splitter,
+    deduplicator: Deduplicator | None = None,
+    labels: Sequence[str] = LABELS,
+) -> BuildResult:
+    """Run the whole pipeline on corpora that have been read already."""
+    articles: list[Article] = []
+    origin: dict[str, str] = {}
+    corpus_of: dict[str, str] = {}
+    skipped: list[Skipped] = []
+    for name, res in corpora.items():
+        skipped.extend(res.skipped)
+        for a in res.articles:
+            if a.id in origin:
+                raise InputError(
+                    f"duplicate article id {a.id!r} (first seen at {origin[a.id]})",
+                    path=a.origin,
+                    field="id",
+                    hint="article ids must be unique across all corpora; prefix them per corpus",
+                )
+            origin[a.id] = a.origin or name
+            corpus_of[a.id] = name
+            articles.append(a)
+    if not articles:
+        raise InputError(
+            "the corpus is empty: no article was read"
+            + (f" ({len(skipped)} record(s) skipped)" if skipped else ""),
+            hint="check the corpus paths in the data config",
+        )
+    sentences: list[Sentence] = []
+    removed: Counter = Counter()
+    empty: list[str] = []
+    for a in articles:
+        sents, rem, _ = sentences_of(a, cleaner, segmenter, attributor)
+        removed.update(rem)
+        if not sents:
+            empty.append(a.id)
+        sentences.extend(sents)
+    join = join_labels(sentences, annotations)
+    df = pd.DataFrame([s.to_dict() for s in sentences], columns=list(SENTENCE_COLUMNS) + ["cues"])
+    df = df.drop(columns=["cues"])
+    df["label"] = df["sentence_id"].map(join.labels)
+    df["corpus"] = df["article_id"].map(corpus_of)
+    facts = []
+    by_article = df.groupby("article_id", sort=False)
+    for a in articles:
+        labs = by_article.get_group(a.id)["label"].dropna().tolist() if a.id not in empty else []
+        facts.append(ArticleFacts(a.id, a.source, a.date, _dominant(labs)))
+    split = splitter.assign(facts)
+    df["split"] = df["article_id"].map(split.assignment)
+    df["duplicate_of"] = None
+    dups: list[Duplicate] = []
+    if deduplicator is not None:
+        dups = deduplicator.find(df["sentence_id"].tolist(), df["text"].tolist(), df["split"].tolist())
+        kept = {d.dropped: d.kept for d in dups}
+        df["duplicate_of"] = df["sentence_id"].map(kept)
+    return BuildResult(
+        sentences=df,
+        n_articles=len(articles),
+        corpus_of_article=corpus_of,
+        removed_lines=removed,
+        skipped=skipped,
+        empty_articles=empty,
+        join=join,
+        duplicates=dups,
+        split_notes=split.notes,
+        labels=tuple(labels),
+    )
+
+
+def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | None = None) -> Path:
+    """Write the DatasetDict, Parquet/JSONL exports and a build report into ``out_dir``.
+
+    Files are written to a temporary folder first and moved into place, so an interrupted
+    build never leaves a half-written dataset.
+    """
+    import shutil
+    import tempfile
+
+    import datasets
+
+    import stance
+
+    datasets.disable_progress_bars()
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".dataset-", dir=out.parent))
+    try:
+        result.dataset_dict().save_to_disk(str(tmp / "hf"))
+        df = result.sentences
+        df.to_parquet(tmp / "sentences.parquet", index=False)
+        df.to_json(tmp / "sentences.jsonl", orient="records", lines=True, force_ascii=False)
+        report = {
+            "package_version": stance.__version__,
+            "labels": list(result.labels),
+            **result.summary(),
+            "skipped": [s.__dict__ for s in result.skipped],
+            "gold_without_sentence_ids": [
+                {"sentence_id": o.sentence_id, "article_id": o.article_id, "text": o.text, "origin": o.origin}
+                for o in result.join.orphans
+            ],
+            "duplicates": [d.__dict__ for d in result.duplicates],
+            **(dict(extra) if extra else {}),
+        }
+        (tmp / "build_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,44 @@
+"""User-facing errors: each names the file, line and field involved and suggests a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StanceError(Exception):
+    """Base class for errors caused by user input or configuration (not by bugs)."""
+
+
+class InputError(StanceError):
+    """Bad input data, located by file, line and field where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.hint = hint
+        where = []
+        if self.path:
+            where.append(self.path if line is None else f"{self.path}:{line}")
+        if field:
+            where.append(f"field {field!r}")
+        text = (", ".join(where) + ": " if where else "") + message
+        if hint:
+            text += f" (fix: {hint})"
+        super().__init__(text)
+
+
+class ConfigError(StanceError):
+    """An invalid configuration value or combination."""
+
+
+class ModelError(StanceError):
+    """A model directory that is missing, not a classifier, or incompatible."""

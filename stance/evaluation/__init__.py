@@ -1,0 +1,1 @@
+"""Pure evaluation logic: classification metrics, calibration, cluster bootstrap and source bias."""
