@@ -77,18 +77,17 @@ def test_resampling_is_by_cluster() -> None:
     assert max(distinct) <= n_clusters and ci.high <= n_clusters
     # with 5 draws from 5 clusters, some replicate misses a cluster
     assert min(distinct[1:]) < n_clusters
-    sizes = {c: int(np.sum(CLUSTERS == c)) for c in "abcde"}
+    members = {c: np.flatnonzero(np.asarray(CLUSTERS) == c) for c in "abcde"}
     for rows in replicates[1:]:
         counts = np.bincount(rows, minlength=len(CLUSTERS))
-        drawn = 0
-        for c, size in sizes.items():
-            member_counts = counts[CLUSTERS == c]
+        times_drawn = {}
+        for c, idx in members.items():
             # all rows of a cluster move together: each appears the same number of times
-            assert len(set(member_counts.tolist())) == 1
-            drawn += int(member_counts[0])
+            assert len(set(counts[idx].tolist())) == 1
+            times_drawn[c] = int(counts[idx][0])
         # exactly n_clusters clusters are drawn per replicate (with replacement)
-        assert drawn == n_clusters
-        assert len(rows) == sum(sizes[c] * counts[CLUSTERS == c][0] for c in sizes)
+        assert sum(times_drawn.values()) == n_clusters
+        assert len(rows) == sum(len(members[c]) * k for c, k in times_drawn.items())
 
 
 def test_single_cluster_gives_degenerate_interval() -> None:

@@ -1,0 +1,1 @@
+"""Classifiers behind one scikit-learn-style interface (see :mod:`stance.models.base`)."""
