@@ -51,6 +51,13 @@ def _check_label_set(labels: Sequence[str], *, need_slant: bool) -> list[str]:
     return labels
 
 
+def _check_n_boot(n_boot: int, alpha: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+
+
 def _check_frame(df: pd.DataFrame, columns: Sequence[str]) -> None:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -203,13 +210,6 @@ def stance_distribution(
             row[f"share_{label}_high"] = high
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _check_n_boot(n_boot: int, alpha: float) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
 
 
 def source_bias_table(

@@ -297,3 +297,23 @@ def test_gold_vs_pred_by_source() -> None:
     assert t.loc["S2", "slant_error"] == pytest.approx(-0.25)
     with pytest.raises(ValueError, match="unknown label"):
         gold_vs_pred_by_source(df.assign(pred="x"))
+
+
+def test_share_intervals_match_row_level_cluster_bootstrap() -> None:
+    # the count-based article bootstrap in stance_distribution draws the same articles as
+    # cluster_bootstrap with the same seed, so both give the same interval
+    from stance.evaluation.bootstrap import cluster_bootstrap
+
+    rows = []
+    for i in range(8):  # article i holds i PK and 3 NE sentences
+        rows += _rows("S", f"s{i}", PK, n=i) + _rows("S", f"s{i}", NE, n=3)
+    df = pd.DataFrame(rows)
+    is_pk = (df["label"] == PK).to_numpy()
+    ci = cluster_bootstrap(
+        lambda r: float(is_pk[r].mean()), df["article_id"].tolist(), n_boot=N_BOOT, seed=5
+    )
+    assert ci.low < ci.estimate < ci.high
+    row = stance_distribution(df, n_boot=N_BOOT, seed=5).iloc[0]
+    assert (row[f"share_{PK}"], row[f"share_{PK}_low"], row[f"share_{PK}_high"]) == pytest.approx(
+        (ci.estimate, ci.low, ci.high)
+    )

@@ -1,0 +1,68 @@
+"""Evaluate a classifier on labelled sentences: predictions table and metrics dict.
+
+Shared by ``stance-train`` and ``stance-evaluate`` so both report exactly the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.evaluation.bias import gold_vs_pred_by_source
+from stance.evaluation.bootstrap import cluster_bootstrap
+from stance.evaluation.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    macro_f1,
+    reliability_curve,
+)
+from stance.models.base import StanceClassifier
+
+PRED_COLUMNS: tuple[str, ...] = (
+    "sentence_id", "article_id", "source", "text", "attributed", "speaker_side", "label",
+)
+
+
+def predict_frame(model: StanceClassifier, sentences: pd.DataFrame) -> pd.DataFrame:
+    """Predictions for a sentence table: its id columns, gold ``label``, ``pred`` and ``proba_<label>``."""
+    keep = [c for c in PRED_COLUMNS if c in sentences.columns]
+    out = sentences[keep].reset_index(drop=True).copy()
+    proba = model.predict_proba(out["text"].tolist())
+    out["pred"] = model.classes_[proba.argmax(axis=1)] if len(out) else []
+    for i, c in enumerate(model.classes_):
+        out[f"proba_{c}"] = proba[:, i] if len(out) else []
+    return out
+
+
+def proba_matrix(pred: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
+    """The ``proba_<label>`` columns of a predictions table as an array ordered by ``labels``."""
+    return pred[[f"proba_{c}" for c in labels]].to_numpy(dtype=np.float64)
+
+
+def metrics_of(pred: pd.DataFrame, labels: Sequence[str], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Headline and per-class metrics, calibration and a cluster-bootstrap CI (over articles)
+    of macro-F1 and accuracy, for a predictions table with gold ``label`` and ``pred``."""
+    labels = list(labels)
+    y, p = pred["label"].to_numpy(), pred["pred"].to_numpy()
+    out = classification_metrics(y, p, labels)
+    proba = proba_matrix(pred, labels)
+    y_idx = np.array([labels.index(v) for v in y])
+    out["ece"] = expected_calibration_error(y_idx, proba)
+    out["reliability"] = reliability_curve(y_idx, proba)
+    clusters = pred["article_id"].to_numpy()
+    out["macro_f1_ci"] = cluster_bootstrap(
+        lambda idx: macro_f1(y[idx], p[idx], labels), clusters, n_boot=n_boot, seed=seed
+    ).to_dict()
+    out["accuracy_ci"] = cluster_bootstrap(
+        lambda idx: float(np.mean(y[idx] == p[idx])), clusters, n_boot=n_boot, seed=seed
+    ).to_dict()
+    out["n_articles"] = int(pred["article_id"].nunique())
+    return out
+
+
+def per_source_table(pred: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Per-source macro-F1, gold and predicted slant and slant error."""
+    return gold_vs_pred_by_source(pred, gold_col="label", pred_col="pred", labels=list(labels))

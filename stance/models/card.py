@@ -1,0 +1,75 @@
+"""Model card (README.md) written into every saved model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from stance.labels import LABELS
+from stance.models.base import StanceClassifier
+
+_DEFINITIONS = {
+    "pro_islamabad": "advances the Pakistani government's and military's account of the conflict",
+    "pro_kabul": "advances the Afghan Taliban government's (Islamic Emirate's) account",
+    "neutral": "advances neither side: procedure, undisputed fact, both sides in comparable weight",
+}
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any],
+                     data_info: dict[str, Any], cfg: DictConfig) -> Path:
+    """Write ``README.md``: labels, data, splits, metrics, per-source results, limitations."""
+    lines = [
+        f"# stance classifier: {model.kind}",
+        "",
+        "Sentence-level stance on the Pakistan-Afghanistan conflict: whose account does a "
+        "sentence advance? Labels follow docs/LABELING.md of the stance package.",
+        "",
+        "## Labels",
+        *[f"- `{c}`: {_DEFINITIONS.get(str(c), '')}" for c in model.classes_],
+        "",
+        "## Data",
+        f"- data config: `{cfg.data.get('name', '?')}`; fingerprint `{data_info['fingerprint'][:16]}`",
+        f"- training sentences: {metrics.get('n_train')}; label source: {cfg.trainer.labels}",
+        f"- split: `{dict(cfg.data.split) if 'split' in cfg.data else 'from dataset_dir'}`",
+        "",
+        "## Metrics",
+        "| split | macro-F1 [95% CI, articles bootstrap] | accuracy | ECE | " + " | ".join(
+            f"F1 {c}" for c in model.classes_) + " |",
+        "|---|---|---|---|" + "---|" * len(model.classes_),
+    ]
+    for s in ("validation", "test"):
+        m = metrics.get(s)
+        if not m:
+            continue
+        ci = m["macro_f1_ci"]
+        lines.append(
+            f"| {s} (n={m['n']}) | {m['macro_f1']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}] | "
+            f"{m['accuracy']:.3f} | {m['ece']:.3f} | "
+            + " | ".join(f"{m['per_class'][c]['f1']:.3f}" for c in model.classes_) + " |"
+        )
+    test = metrics.get("test", {})
+    if test.get("per_source"):
+        keys = ["source", "n", "macro_f1", "gold_slant", "pred_slant", "slant_error"]
+        lines += ["", "## Per-source results (test)", "| " + " | ".join(keys) + " |",
+                  "|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |" for r in test["per_source"]]
+    lines += [
+        "",
+        "## Limitations",
+        "- Trained on a small corpus; the bundled sample's training data is synthetic and its "
+        "real test set is five articles (120 sentences): confidence intervals are wide.",
+        "- Labels judge whose account a sentence advances, not whether it is true.",
+        "- English news only; outlets, vocabulary and events outside the training data may "
+        "shift predictions. Check per-source results before ranking outlets.",
+        f"- Label set: {', '.join(map(str, model.classes_))}"
+        + ("" if tuple(model.classes_) == LABELS else " (differs from the package default)"),
+    ]
+    out = path / "README.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
