@@ -12,7 +12,9 @@ from rich.table import Table
 from stance.data.build import BuildResult
 from stance.errors import StanceError
 
-console = Console(stderr=False, highlight=False)
+console = Console(highlight=False)
+if not console.is_terminal:  # logs and CI: do not squeeze tables into 80 columns
+    console = Console(highlight=False, width=160)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ DEFAULT_FURNITURE: dict[str, str] = {
     "read_more": r"(?i)^(read more|also read|related( articles| stories)?|recommended)\b.*$",
     "tags": r"(?i)^(tags?|topics?|filed under)\s*:.*$",
     "app_store": r"(?i)(download (our|the) app|available on the (app store|google play))",
-    "byline": r"(?i)^(by|written by|reporting by)\s+[A-Z][\w.'-]*(\s+[A-Z][\w.'-]*){0,3}$",
+    "byline": r"^(?i:by|written by|reporting by)\s+[A-Z][\w.'-]*(\s+[A-Z][\w.'-]*){0,3}$",
     "counter": r"^\d{1,4}$",
 }
 """Rule name -> regular expression matched (``re.search``) against each stripped line."""

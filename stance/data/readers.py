@@ -10,6 +10,7 @@ bad records are skipped, counted and reported, and reading goes on.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -222,7 +223,7 @@ def _iter_table_records(
                 raise InputError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from e
             yield from enumerate(records, 1)
             return
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
@@ -245,7 +246,7 @@ def _iter_table_records(
     elif suffix == ".csv":
         text, fallback = decode_bytes(path.read_bytes())
         result.decoded_with_fallback += fallback
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         for rec in reader:
             if None in rec:  # more cells than header columns
                 _fail(result, on_error,

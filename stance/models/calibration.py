@@ -13,9 +13,9 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
-T_MIN = 1e-2
+T_MIN = 0.05
 """Smallest temperature returned (perfectly separated logits would otherwise drive T to 0)."""
-T_MAX = 1e2
+T_MAX = 20.0
 """Largest temperature returned."""
 
 
@@ -73,12 +73,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
     z, y = _check(logits, labels)
     if not len(z):
         return 1.0
-    rows = np.arange(len(z))
-    lse_target = z[rows, y]
+    target = z[np.arange(len(z)), y]
 
     def objective(log_t: float) -> float:
-        s = z / math.exp(log_t)
-        return float(np.mean(logsumexp(s, axis=1) - lse_target / math.exp(log_t)))
+        t = math.exp(log_t)
+        return float(np.mean(logsumexp(z / t, axis=1) - target / t))
 
     res = minimize_scalar(
         objective,

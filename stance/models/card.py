@@ -35,7 +35,7 @@ def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any
         "",
         "## Data",
         f"- data config: `{cfg.data.get('name', '?')}`; fingerprint `{data_info['fingerprint'][:16]}`",
-        f"- training sentences: {metrics.get('n_train')}; label source: {cfg.trainer.labels}",
+        f"- training sentences: {metrics.get('n_train')}; label source: {cfg.data.get('labels', 'gold')}",
         f"- split: `{dict(cfg.data.split) if 'split' in cfg.data else 'from dataset_dir'}`",
         "",
         "## Metrics",

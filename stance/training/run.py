@@ -34,22 +34,16 @@ class TrainerSettings:
     """Settings around fitting (config group ``trainer``).
 
     Args:
-        labels: which labels to train on: ``gold``, ``weak`` or ``gold+weak``.
         n_boot: bootstrap resamples for confidence intervals.
         save_predictions: write validation/test predictions with probabilities.
         min_sentences: per-source minimum sentences for bias metrics.
         min_articles: per-source minimum articles for bias metrics.
     """
 
-    labels: str = "gold"
     n_boot: int = 1000
     save_predictions: bool = True
     min_sentences: int = 30
     min_articles: int = 3
-
-    def __post_init__(self) -> None:
-        if self.labels not in ("gold", "weak", "gold+weak"):
-            raise ConfigError(f"trainer.labels={self.labels!r}: expected gold, weak or gold+weak")
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -78,12 +72,12 @@ def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[s
         df = result.sentences
         info = {"fingerprint": result.fingerprint(), "labels": list(result.labels),
                 "dataset_dir": str(run_dir / "dataset")}
-    df = df[df["label"].notna() & df["duplicate_of"].isna()].copy()
+    df = df[df["duplicate_of"].isna()].copy()
     return df, info
 
 
 def _split(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    return df[df["split"] == name].reset_index(drop=True)
+    return df[(df["split"] == name) & df["label"].notna()].reset_index(drop=True)
 
 
 def train(cfg: DictConfig) -> float:
@@ -98,10 +92,13 @@ def train(cfg: DictConfig) -> float:
     settings: TrainerSettings = instantiate(cfg.trainer)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     df, data_info = load_sentences(cfg, run_dir)
-    if settings.labels != "gold":
+    label_mode = cfg.data.get("labels", "gold")
+    if label_mode not in ("gold", "weak", "gold+weak"):
+        raise ConfigError(f"data.labels={label_mode!r}: expected gold, weak or gold+weak")
+    if label_mode != "gold":
         from stance.weak.training_labels import apply_label_mode
 
-        df = apply_label_mode(df, settings.labels, cfg)
+        df = apply_label_mode(df, label_mode, cfg)
     model: StanceClassifier = instantiate(cfg.model.classifier, _convert_="all")
     labels = list(data_info["labels"])
     if tuple(labels) != LABELS:

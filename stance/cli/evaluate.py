@@ -1,0 +1,86 @@
+"""``stance-evaluate``: evaluate a saved model on any labelled dataset.
+
+Writes metrics.json and a per-source table (CSV and Parquet) with gold and predicted slant,
+editorial vs quoted slant, voice balance and prevalence-corrected shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from stance.cli.common import console, exit_on_user_error
+from stance.errors import InputError
+
+
+def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", n_boot: int = 1000,
+             seed: int = 0, min_sentences: int = 30, min_articles: int = 3) -> dict:
+    """Evaluate ``model_dir`` on ``split`` of a stance-build dataset folder; write results to ``output``."""
+    import stance
+    from stance.evaluation.bias import corrected_source_table, source_bias_table
+    from stance.evaluation.evaluate import metrics_of, predict_frame
+
+    model = stance.load_model(model_dir)
+    table = dataset / "sentences.parquet" if dataset.is_dir() else dataset
+    if not table.is_file():
+        raise InputError("no sentences.parquet here", path=dataset,
+                         hint="give a stance-build dataset folder or a sentences .parquet file")
+    df = pd.read_parquet(table)
+    df = df[df["label"].notna() & df.get("duplicate_of", pd.Series(index=df.index, dtype=object)).isna()]
+    if split != "all":
+        df = df[df["split"] == split]
+    if df.empty:
+        raise InputError(f"no labelled sentences in split {split!r}", path=table,
+                         hint="choose --split train|validation|test|all")
+    unknown = sorted(set(df["label"]) - set(model.classes_))
+    if unknown:
+        raise InputError(f"dataset labels {unknown} are not in the model's label set {list(model.classes_)}",
+                         path=table, field="label", hint="evaluate with a model trained on the same label set")
+    labels = [str(c) for c in model.classes_]
+    pred = predict_frame(model, df)
+    metrics = metrics_of(pred, labels, n_boot=n_boot, seed=seed)
+    output.mkdir(parents=True, exist_ok=True)
+    pred.to_parquet(output / "predictions.parquet", index=False)
+    gold_tab = source_bias_table(pred, label_col="label", labels=labels, min_sentences=min_sentences,
+                                 min_articles=min_articles, n_boot=n_boot, seed=seed)
+    pred_tab = source_bias_table(pred, label_col="pred", labels=labels, min_sentences=min_sentences,
+                                 min_articles=min_articles, n_boot=n_boot, seed=seed)
+    per_source = gold_tab.merge(pred_tab, on="source", suffixes=("_gold", "_pred"))
+    cm = getattr(model, "manifest_", {}).get("validation_confusion_matrix")
+    if cm:
+        corr = corrected_source_table(pred, "pred", cm, labels=labels)
+        per_source = per_source.merge(corr[["source", *[c for c in corr if c.startswith("adj_")]]], on="source")
+    per_source["slant_error"] = per_source["slant_pred"] - per_source["slant_gold"]
+    per_source.to_csv(output / "per_source.csv", index=False)
+    per_source.to_parquet(output / "per_source.parquet", index=False)
+    metrics["model_dir"], metrics["dataset"], metrics["split"] = str(model_dir), str(table), split
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return {"metrics": metrics, "per_source": per_source}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    ap = argparse.ArgumentParser(prog="stance-evaluate", description=__doc__)
+    ap.add_argument("--model", type=Path, required=True, help="saved model directory (RUN_DIR/model)")
+    ap.add_argument("--dataset", type=Path, required=True, help="stance-build dataset folder")
+    ap.add_argument("--split", default="test", help="train | validation | test | all (default test)")
+    ap.add_argument("--output", type=Path, default=Path("evaluation"), help="output folder")
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-sentences", type=int, default=30, help="per-source minimum support")
+    ap.add_argument("--min-articles", type=int, default=3, help="per-source minimum support")
+    args = ap.parse_args(argv)
+    with exit_on_user_error():
+        res = evaluate(args.model, args.dataset, args.output, args.split, args.n_boot, args.seed,
+                       args.min_sentences, args.min_articles)
+    m = res["metrics"]
+    ci = m["macro_f1_ci"]
+    console.print(f"{args.split}: n={m['n']} macro-F1 {m['macro_f1']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}] "
+                  f"accuracy {m['accuracy']:.3f} ECE {m['ece']:.3f}")
+    cols = ["source", "n_sentences_gold", "slant_gold", "slant_pred", "slant_error",
+            "editorial_slant_gold", "quoted_slant_gold", "low_support_gold", "rank_gold", "rank_pred"]
+    print(res["per_source"][[c for c in cols if c in res["per_source"]]].to_string(index=False))
+    console.print(f"wrote {args.output}/metrics.json, per_source.csv, per_source.parquet, predictions.parquet")
