@@ -68,7 +68,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
         labels: integer column index of the true class per row, shape (n,).
         max_iter: iteration cap of the bounded scalar search.
 
-    Returns 1.0 when there is nothing to fit (no rows).
+    Returns 1.0 when there is nothing to fit (no rows) or no temperature beats T = 1.
     """
     z, y = _check(logits, labels)
     if not len(z):
@@ -86,5 +86,5 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
         options={"xatol": 1e-6, "maxiter": int(max_iter)},
     )
     t = float(math.exp(res.x))
-    # never return a temperature worse than doing nothing
-    return t if objective(res.x) <= objective(0.0) else 1.0
+    # keep T = 1 unless scaling strictly lowers the NLL (e.g. constant logits)
+    return t if objective(res.x) < objective(0.0) else 1.0

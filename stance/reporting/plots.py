@@ -1,0 +1,368 @@
+"""Report figures. Each function takes data and an output path, writes a PNG and returns the path.
+
+Figures are drawn on the Agg canvas (``FigureCanvasAgg``) through
+:class:`matplotlib.figure.Figure`: no pyplot, no global backend switch, no display needed. Per-source inputs are frames from
+:func:`stance.evaluation.bias.source_bias_table`; sources are ordered by
+:func:`source_order` so every per-source figure lists them the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = [
+    "LABEL_COLORS",
+    "plot_confusion_matrix",
+    "plot_editorial_vs_quoted",
+    "plot_model_comparison",
+    "plot_reliability",
+    "plot_source_slant",
+    "plot_stance_distribution",
+    "source_order",
+]
+
+# Okabe-Ito colours (colour-blind safe)
+LABEL_COLORS: dict[str, str] = {
+    "pro_islamabad": "#009E73",
+    "pro_kabul": "#D55E00",
+    "neutral": "#A0A0A0",
+}
+_FALLBACK = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+GOLD_STYLE = {"color": "#222222", "marker": "o", "label": "gold labels"}
+PRED_STYLE = {"color": "#0072B2", "marker": "D", "label": "predictions"}
+LOW_SUPPORT_COLOR = "#9a9a9a"
+DPI = 120
+
+
+def _label_color(label: str, i: int) -> str:
+    return LABEL_COLORS.get(label, _FALLBACK[i % len(_FALLBACK)])
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def source_order(table: pd.DataFrame, column: str = "slant") -> list[str]:
+    """Sources top to bottom: supported ones by ``column`` (most pro-Islamabad first), then
+    low-support ones (``low_support`` column) by name."""
+    if table.empty:
+        return []
+    low = table["low_support"].astype(bool) if "low_support" in table else pd.Series(False, index=table.index)
+    supported = table[~low].sort_values([column, "source"], ascending=[False, True], na_position="last")
+    rest = table[low].sort_values("source")
+    return [str(s) for s in [*supported["source"], *rest["source"]]]
+
+
+def _low_support_set(*tables: pd.DataFrame | None) -> set[str]:
+    out: set[str] = set()
+    for t in tables:
+        if t is not None and "low_support" in t:
+            out |= {str(s) for s in t.loc[t["low_support"].astype(bool), "source"]}
+    return out
+
+
+def _source_ticks(ax: Any, order: Sequence[str], low: set[str]) -> None:
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"{s}  (low support)" if s in low else s for s in order])
+    for tick, s in zip(ax.get_yticklabels(), order, strict=True):
+        if s in low:
+            tick.set_color(LOW_SUPPORT_COLOR)
+            tick.set_fontstyle("italic")
+    ax.set_ylim(len(order) - 0.5, -0.5)  # first source on top
+
+
+def _slant_axis(ax: Any, xlabel: str = "slant = share pro_islamabad - share pro_kabul") -> None:
+    ax.axvline(0.0, color="#555555", lw=0.8, zorder=1)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xticks([-1, -0.5, 0, 0.5, 1])
+    ax.grid(axis="x", color="#e3e3e3", lw=0.6, zorder=0)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.text(0.0, 1.01, "\u2190 pro-Kabul", transform=ax.transAxes, ha="left", va="bottom",
+            fontsize=8, color=LABEL_COLORS["pro_kabul"])
+    ax.text(1.0, 1.01, "pro-Islamabad \u2192", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=8, color=LABEL_COLORS["pro_islamabad"])
+
+
+def _slant_series(
+    ax: Any,
+    table: pd.DataFrame,
+    order: Sequence[str],
+    column: str,
+    offset: float,
+    style: Mapping[str, str],
+) -> bool:
+    """Markers with CI bars for ``table[column]`` at rows ``order``; False if nothing drawn."""
+    by_source = table.set_index(table["source"].astype(str))
+    drew = False
+    for i, source in enumerate(order):
+        if source not in by_source.index:
+            continue
+        row = by_source.loc[source]
+        est = row.get(column)
+        if not _finite(est):
+            ax.text(0.02, i + offset, "n/a", fontsize=7, color=style["color"], va="center",
+                    ha="left", alpha=0.8)
+            continue
+        low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
+        xerr = None
+        if _finite(low) and _finite(high):
+            xerr = [[max(0.0, float(est) - float(low))], [max(0.0, float(high) - float(est))]]
+        ax.errorbar(
+            [float(est)], [i + offset], xerr=xerr, fmt=style["marker"], color=style["color"],
+            ms=5.5, capsize=3, elinewidth=1.2, zorder=3,
+            label=style["label"] if not drew else None,
+        )
+        drew = True
+    return drew
+
+
+def _height_for(n_rows: int, per_row: float = 0.42, base: float = 1.5) -> float:
+    return max(2.4, base + per_row * n_rows)
+
+
+def plot_source_slant(
+    pred: pd.DataFrame,
+    path: str | Path,
+    gold: pd.DataFrame | None = None,
+    title: str = "Per-source slant (95% article-bootstrap CI)",
+) -> Path:
+    """Per-source slant with CI error bars: predicted (and gold, when given) side by side.
+
+    ``pred`` and ``gold`` are :func:`~stance.evaluation.bias.source_bias_table` frames
+    computed from the predicted and gold labels of the same sentences.
+    """
+    order = source_order(gold if gold is not None else pred)
+    low = _low_support_set(pred, gold)
+    fig = _new_figure(8.0, _height_for(len(order)))
+    ax = fig.add_subplot(1, 1, 1)
+    series = [(pred, PRED_STYLE, 0.14 if gold is not None else 0.0)]
+    if gold is not None:
+        series.insert(0, (gold, GOLD_STYLE, -0.14))
+    for table, style, off in series:
+        _slant_series(ax, table, order, "slant", off, style)
+    _source_ticks(ax, order, low)
+    _slant_axis(ax)
+    ax.set_title(title, fontsize=11, pad=16)
+    if order:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def plot_editorial_vs_quoted(
+    pred: pd.DataFrame,
+    path: str | Path,
+    gold: pd.DataFrame | None = None,
+    title: str = "Editorial vs quoted slant (95% article-bootstrap CI)",
+) -> Path:
+    """Two panels side by side: slant of unattributed (editorial) and of attributed (quoted)
+    sentences per source, with gold (when given) and predicted markers."""
+    order = source_order(gold if gold is not None else pred)
+    low = _low_support_set(pred, gold)
+    fig = _new_figure(11.0, _height_for(len(order)))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, column, name in (
+        (axes[0], "editorial_slant", "Editorial voice (unattributed sentences)"),
+        (axes[1], "quoted_slant", "Quoted voices (attributed sentences)"),
+    ):
+        if gold is not None:
+            _slant_series(ax, gold, order, column, -0.14, GOLD_STYLE)
+        _slant_series(ax, pred, order, column, 0.14 if gold is not None else 0.0, PRED_STYLE)
+        _slant_axis(ax, xlabel="slant")
+        ax.set_title(name, fontsize=10, pad=16)
+    _source_ticks(axes[0], order, low)
+    axes[1].tick_params(axis="y", left=False)
+    fig.suptitle(title, fontsize=11)
+    handles, labels = axes[0].get_legend_handles_labels()
+    h1, l1 = axes[1].get_legend_handles_labels()
+    seen = dict(zip(labels, handles, strict=True))
+    for lab, h in zip(l1, h1, strict=True):
+        seen.setdefault(lab, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=len(seen),
+                   fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return _save(fig, path)
+
+
+def plot_stance_distribution(
+    tables: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    labels: Sequence[str],
+    order: Sequence[str] | None = None,
+    title: str = "Stance distribution per source",
+) -> Path:
+    """Stacked horizontal bars of label shares per source, one panel per table.
+
+    ``tables`` maps a panel title (e.g. ``"gold labels"``, ``"predictions"``) to a frame with
+    ``source`` and ``share_<label>`` columns (and optionally ``n_sentences``/``low_support``).
+    """
+    if not tables:
+        raise ValueError("tables must not be empty")
+    frames = list(tables.items())
+    order = list(order) if order is not None else source_order(frames[0][1])
+    low = _low_support_set(*tables.values())
+    fig = _new_figure(4.2 * len(frames) + 2.2, _height_for(len(order), per_row=0.38))
+    axes = np.atleast_1d(fig.subplots(1, len(frames), sharey=True))
+    for ax, (name, table) in zip(axes, frames, strict=True):
+        by_source = table.set_index(table["source"].astype(str))
+        left = np.zeros(len(order))
+        for j, label in enumerate(labels):
+            col = f"share_{label}"
+            vals = np.array([
+                float(by_source.loc[s, col]) if s in by_source.index and _finite(by_source.loc[s, col]) else 0.0
+                for s in order
+            ])
+            bars = ax.barh(range(len(order)), vals, left=left, color=_label_color(label, j),
+                           edgecolor="white", lw=0.6, height=0.7, label=label)
+            for rect, v in zip(bars, vals, strict=True):
+                if v >= 0.09:
+                    ax.text(rect.get_x() + rect.get_width() / 2, rect.get_y() + rect.get_height() / 2,
+                            f"{v:.0%}", ha="center", va="center", fontsize=7, color="white"
+                            if label != "neutral" else "#222222")
+            left += vals
+        ax.set_xlim(0, 1)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_xticklabels(["0%", "25%", "50%", "75%", "100%"])
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("share of sentences", fontsize=9)
+        if "n_sentences" in table:
+            ax2 = ax.secondary_yaxis("right")
+            ax2.set_yticks(range(len(order)))
+            ax2.set_yticklabels([
+                f"n={int(by_source.loc[s, 'n_sentences'])}" if s in by_source.index else ""
+                for s in order
+            ], fontsize=7)
+            ax2.tick_params(length=0)
+    _source_ticks(axes[0], order, low)
+    for ax in axes[1:]:
+        ax.tick_params(axis="y", left=False)
+    fig.suptitle(title, fontsize=11)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]] | np.ndarray,
+    labels: Sequence[str],
+    path: str | Path,
+    title: str = "Confusion matrix",
+) -> Path:
+    """Heatmap of counts (rows true, columns predicted); colour = share of the true class."""
+    cm = np.asarray(matrix, dtype=float)
+    k = len(labels)
+    if cm.shape != (k, k):
+        raise ValueError(f"matrix must be {k}x{k} (one row/column per label), got {cm.shape}")
+    row_sums = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, row_sums, out=np.zeros_like(cm), where=row_sums > 0)
+    size = 1.3 * k + 1.8
+    fig = _new_figure(size + 0.6, size)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{int(cm[i, j])}\n({share[i, j]:.0%})", ha="center", va="center",
+                    fontsize=9, color="white" if share[i, j] > 0.55 else "#1a1a1a")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("true (gold)", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    cbar.set_label("share of true class", fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_reliability(
+    reliability: Mapping[str, Sequence[Any]],
+    path: str | Path,
+    ece: float | None = None,
+    title: str = "Reliability diagram",
+) -> Path:
+    """Accuracy vs mean top-label confidence per bin, with the diagonal, and a bar chart of
+    bin counts underneath. ``reliability`` is :func:`~stance.evaluation.metrics.reliability_curve`."""
+    lower = np.asarray(reliability["bin_lower"], dtype=float)
+    upper = np.asarray(reliability["bin_upper"], dtype=float)
+    counts = np.asarray(reliability["count"], dtype=float)
+    conf = np.array([np.nan if v is None else float(v) for v in reliability["confidence"]])
+    acc = np.array([np.nan if v is None else float(v) for v in reliability["accuracy"]])
+    width = upper - lower
+    centres = (lower + upper) / 2
+    fig = _new_figure(5.6, 5.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ok = counts > 0
+    top.bar(centres[ok], acc[ok], width=width[ok] * 0.92, color="#0072B2", alpha=0.35,
+            edgecolor="#0072B2", label="accuracy per bin")
+    top.plot([0, 1], [0, 1], ls="--", color="#555555", lw=1, label="perfect calibration")
+    top.plot(conf[ok], acc[ok], marker="o", color="#0072B2", lw=1.4, ms=4,
+             label="(mean confidence, accuracy)")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1.02)
+    top.set_ylabel("accuracy", fontsize=9)
+    top.grid(color="#e6e6e6", lw=0.6)
+    top.legend(loc="upper left", fontsize=7.5, frameon=False)
+    head = title if ece is None or not _finite(ece) else f"{title} (ECE = {float(ece):.3f})"
+    top.set_title(head, fontsize=10)
+    bottom.bar(centres, counts, width=width * 0.92, color="#888888")
+    for x, c in zip(centres, counts, strict=True):
+        if c > 0:
+            bottom.text(x, c, f"{int(c)}", ha="center", va="bottom", fontsize=7)
+    bottom.set_ylim(0, max(1.0, counts.max()) * 1.3)
+    bottom.set_ylabel("sentences", fontsize=9)
+    bottom.set_xlabel("top-label confidence", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_model_comparison(table: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Test macro-F1 (mean with ± sd over seeds) per compared configuration."""
+    rows = list(table)
+    names = [f"{r.get('model', '?')} (n={r.get('n_runs', 1)})" for r in rows]
+    means = np.array([float(r.get("test_macro_f1_mean", np.nan)) for r in rows])
+    sds = np.array([float(r.get("test_macro_f1_sd", 0.0) or 0.0) for r in rows])
+    fig = _new_figure(7.0, _height_for(len(rows), per_row=0.45, base=1.3))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.barh(range(len(rows)), means, xerr=sds, color="#56B4E9", edgecolor="#0072B2", capsize=4,
+            height=0.6)
+    for i, m in enumerate(means):
+        if _finite(m):
+            ax.text(min(m + sds[i], 1.0) + 0.01, i, f"{m:.3f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("test macro-F1 (mean \u00b1 sd over seeds)", fontsize=9)
+    ax.grid(axis="x", color="#e3e3e3", lw=0.6)
+    ax.set_title("Compared configurations", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

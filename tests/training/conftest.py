@@ -1,0 +1,33 @@
+"""Compose the real config tree for training tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+import stance.cli._hydra  # noqa: F401  (registers ${stance_sample:} and ${stance_encoder:})
+from stance.resources import config_dir
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``train.yaml`` with overrides; run_dir under tmp_path; small mini corpus by default."""
+
+    def make(*overrides: str, mini: bool = True, run_dir: Path | None = None) -> DictConfig:
+        ov = list(overrides)
+        if mini:
+            ov.append(f"data.corpora.synthetic.path={FIXTURES / 'mini_articles.jsonl'}")
+        ov += ["trainer.n_boot=50"]
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose("train", overrides=ov)
+        with open_dict(cfg):
+            cfg.run_dir = str(run_dir or tmp_path / "run")
+        return cfg
+
+    return make
