@@ -1,0 +1,742 @@
+"""Visual report of one or more ``stance-train`` run directories.
+
+:func:`write_report` reads ``metrics.json``, ``run_info.json``, ``config.yaml`` and
+``predictions_test.parquet`` of each run directory and writes, into the output folder:
+
+- ``report.html``: a single self-contained page (inline CSS, figures embedded as base64
+  ``data:`` URIs, no scripts, no external assets);
+- ``report.md``: the same content as Markdown, linking the PNG files beside it;
+- the PNG figures.
+
+The detailed sections (per-class results, confusion matrices, calibration, per-source bias)
+describe the first run directory; the run summary and headline metrics list every run, and
+a comparison section is added when several run directories are given and
+:mod:`stance.evaluation.compare` is available.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.errors import InputError, StanceError
+from stance.evaluation.bias import source_bias_table
+from stance.labels import LABELS
+from stance.reporting import plots
+
+__all__ = ["ReportInputError", "RunData", "load_run", "write_report"]
+
+SPLITS = ("validation", "test")
+BIAS_SPLIT = "test"
+REQUIRED_PRED_COLUMNS = ("source", "article_id", "label", "pred", "attributed", "speaker_side")
+DEFAULT_MIN_SENTENCES = 30
+DEFAULT_MIN_ARTICLES = 3
+DASH = "\u2013"
+
+
+class ReportInputError(InputError):
+    """A run directory that cannot be reported on (missing or unreadable files)."""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class RunData:
+    """What the report needs from one run directory."""
+
+    dir: Path
+    metrics: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return str(self.metrics.get("model") or self.info.get("model") or "?")
+
+    @property
+    def labels(self) -> list[str]:
+        for split in SPLITS:
+            if isinstance(self.metrics.get(split), dict) and self.metrics[split].get("labels"):
+                return [str(x) for x in self.metrics[split]["labels"]]
+        return [str(x) for x in self.info.get("labels", LABELS)]
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.info.get("data_fingerprint") or self.manifest.get("data_fingerprint")
+
+    def trainer_setting(self, key: str, default: Any) -> Any:
+        trainer = self.config.get("trainer") if isinstance(self.config, dict) else None
+        if isinstance(trainer, dict) and trainer.get(key) is not None:
+            return trainer[key]
+        return default
+
+
+def _read_json(path: Path, run_dir: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ReportInputError(f"cannot read {path.name}: {e}", path=run_dir) from e
+    if not isinstance(obj, dict):
+        raise ReportInputError(f"{path.name} does not hold a JSON object", path=run_dir)
+    return obj
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Load a run directory; :class:`ReportInputError` names the directory and what is missing."""
+    d = Path(run_dir)
+    hint = "give a directory written by stance-train (with trainer.save_predictions=true)"
+    if not d.exists():
+        raise ReportInputError("run directory does not exist", path=d, hint=hint)
+    if not d.is_dir():
+        raise ReportInputError("not a directory", path=d, hint=hint)
+    pred_file = f"predictions_{BIAS_SPLIT}.parquet"
+    missing = [name for name in ("metrics.json", pred_file) if not (d / name).is_file()]
+    if missing:
+        raise ReportInputError(
+            f"not a complete training run directory: missing {' and '.join(missing)}",
+            path=d, hint=hint,
+        )
+    metrics = _read_json(d / "metrics.json", d)
+    if not isinstance(metrics.get(BIAS_SPLIT), dict):
+        raise ReportInputError(
+            f"metrics.json has no {BIAS_SPLIT!r} results", path=d,
+            hint="the test split was empty when this run was trained",
+        )
+    info = _read_json(d / "run_info.json", d) if (d / "run_info.json").is_file() else {}
+    manifest_file = d / "model" / "manifest.json"
+    manifest = _read_json(manifest_file, d) if manifest_file.is_file() else {}
+    config: dict[str, Any] = {}
+    if (d / "config.yaml").is_file():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load((d / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise ReportInputError(f"cannot read config.yaml: {e}", path=d) from e
+        config = loaded if isinstance(loaded, dict) else {}
+    predictions: dict[str, pd.DataFrame] = {}
+    for split in SPLITS:
+        f = d / f"predictions_{split}.parquet"
+        if not f.is_file():
+            continue
+        try:
+            df = pd.read_parquet(f)
+        except Exception as e:  # pyarrow raises several types for a corrupt file
+            raise ReportInputError(f"cannot read {f.name}: {e}", path=d) from e
+        absent = [c for c in REQUIRED_PRED_COLUMNS if c not in df.columns]
+        if absent:
+            raise ReportInputError(
+                f"{f.name} lacks column(s) {', '.join(absent)}", path=d,
+                hint="re-run stance-train to rewrite the predictions",
+            )
+        if df.empty:
+            raise ReportInputError(f"{f.name} has no rows", path=d)
+        predictions[split] = df
+    return RunData(d, metrics, info, config, manifest, predictions)
+
+
+# --------------------------------------------------------------------------- document model
+
+
+@dataclass
+class Para:
+    text: str
+    kind: str = "p"  # "p" or "note"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: set[int] = field(default_factory=set)  # right-aligned columns
+    muted_rows: set[int] = field(default_factory=set)  # rows shown greyed (low support)
+    caption: str | None = None
+
+
+@dataclass
+class Fig:
+    name: str  # file stem
+    path: Path
+    caption: str
+
+
+@dataclass
+class FigRow:
+    figs: list[Fig]
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _num(x: Any, digits: int = 3, signed: bool = False) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "\u2013"
+    if not math.isfinite(v):
+        return "\u2013"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _ci(est: Any, low: Any, high: Any, signed: bool = False) -> str:
+    text = _num(est, signed=signed)
+    if text == "\u2013":
+        return text
+    lo, hi = _num(low, signed=signed), _num(high, signed=signed)
+    return text if "\u2013" in (lo, hi) else f"{text} [{lo}, {hi}]"
+
+
+def _ci_dict(d: Any, fallback: Any = None) -> str:
+    if isinstance(d, dict):
+        return _ci(d.get("estimate", fallback), d.get("low"), d.get("high"))
+    return _num(fallback)
+
+
+def _pct(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "\u2013"
+    return f"{v:.0%}" if math.isfinite(v) else "\u2013"
+
+
+def _bytes(n: Any) -> str:
+    try:
+        v = float(n)
+    except (TypeError, ValueError):
+        return "\u2013"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if v < 1024 or unit == "GiB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1024
+    return "\u2013"  # pragma: no cover
+
+
+def _seconds(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "\u2013"
+    if not math.isfinite(v):
+        return "\u2013"
+    return f"{v:.1f} s" if v < 120 else f"{v / 60:.1f} min"
+
+
+def _p(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "\u2013"
+    if not math.isfinite(v):
+        return "\u2013"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary_section(runs: Sequence[RunData]) -> Section:
+    sec = Section("summary", "Run summary")
+    rows = []
+    for r in runs:
+        fp = r.fingerprint
+        rows.append([
+            r.model,
+            str(r.metrics.get("seed", r.info.get("seed", "\u2013"))),
+            (fp[:16] + "\u2026") if fp and len(fp) > 16 else (fp or "\u2013"),
+            str(r.trainer_setting("labels", "\u2013")),
+            str(r.metrics.get("n_train", "\u2013")),
+            _seconds(r.metrics.get("train_seconds")),
+            _bytes(r.metrics.get("model_size_bytes")),
+            str(r.dir),
+        ])
+    sec.blocks.append(Table(
+        ["model", "seed", "data fingerprint", "label source", "train sentences", "train time",
+         "model size", "run directory"], rows, numeric={1, 4, 5, 6},
+    ))
+    r0 = runs[0]
+    labels = ", ".join(r0.labels)
+    version = r0.info.get("package_version") or r0.manifest.get("package_version")
+    text = f"Labels: {labels}."
+    if version:
+        text += f" Package version {version}."
+    if (r0.dir / "model" / "README.md").is_file():
+        text += f" Model card: {r0.dir / 'model' / 'README.md'}."
+    sec.blocks.append(Para(text, "note"))
+    return sec
+
+
+def _headline_section(runs: Sequence[RunData]) -> Section:
+    sec = Section("metrics", "Headline metrics")
+    several = len(runs) > 1
+    rows = []
+    for r in runs:
+        for split in SPLITS:
+            m = r.metrics.get(split)
+            if not isinstance(m, dict):
+                continue
+            row = [split, str(m.get("n", "\u2013")), str(m.get("n_articles", "\u2013")),
+                   _ci_dict(m.get("macro_f1_ci"), m.get("macro_f1")),
+                   _ci_dict(m.get("accuracy_ci"), m.get("accuracy")),
+                   _num(m.get("ece"))]
+            rows.append(([f"{r.model} (seed {r.metrics.get('seed', '?')})"] if several else []) + row)
+    headers = ["split", "sentences", "articles", "macro-F1 [95% CI]", "accuracy [95% CI]", "ECE"]
+    numeric = {1, 2, 3, 4, 5}
+    if several:
+        headers = ["run", *headers]
+        numeric = {i + 1 for i in numeric}
+    sec.blocks.append(Table(headers, rows, numeric=numeric))
+    sec.blocks.append(Para(
+        "95% confidence intervals come from a bootstrap over articles (all sentences of an "
+        "article are resampled together). ECE: expected calibration error of the top-label "
+        "confidence (10 equal-width bins).", "note"))
+    return sec
+
+
+def _per_class_section(run: RunData) -> Section:
+    sec = Section("per-class", "Per-class results")
+    rows = []
+    for split in SPLITS:
+        m = run.metrics.get(split)
+        if not isinstance(m, dict):
+            continue
+        for label in run.labels:
+            pc = m.get("per_class", {}).get(label, {})
+            rows.append([split, label, _num(pc.get("precision")), _num(pc.get("recall")),
+                         _num(pc.get("f1")), str(pc.get("support", "\u2013"))])
+    sec.blocks.append(Table(["split", "label", "precision", "recall", "F1", "support"], rows,
+                            numeric={2, 3, 4, 5}))
+    return sec
+
+
+def _confusion_section(run: RunData, out: Path, figs: dict[str, Path]) -> Section:
+    sec = Section("confusion", "Confusion matrices")
+    row = []
+    for split in SPLITS:
+        m = run.metrics.get(split)
+        if not isinstance(m, dict) or "confusion_matrix" not in m:
+            continue
+        name = f"confusion_{split}"
+        path = plots.plot_confusion_matrix(
+            m["confusion_matrix"], m.get("labels", run.labels), out / f"{name}.png",
+            title=f"{split} (n={m.get('n', '?')})",
+        )
+        figs[name] = path
+        row.append(Fig(name, path, f"Confusion matrix, {split} split: counts, rows = gold label, "
+                                   "columns = predicted; colour = share of the gold class."))
+    sec.blocks.append(FigRow(row) if row else Para("No confusion matrix in metrics.json.", "note"))
+    return sec
+
+
+def _calibration_section(run: RunData, out: Path, figs: dict[str, Path]) -> Section:
+    sec = Section("calibration", "Calibration")
+    row, eces = [], []
+    for split in SPLITS:
+        m = run.metrics.get(split)
+        if not isinstance(m, dict) or not isinstance(m.get("reliability"), dict):
+            continue
+        name = f"reliability_{split}"
+        path = plots.plot_reliability(m["reliability"], out / f"{name}.png", ece=m.get("ece"),
+                                      title=f"Reliability, {split}")
+        figs[name] = path
+        eces.append(f"{split} ECE = {_num(m.get('ece'))}")
+        row.append(Fig(name, path, f"Reliability diagram, {split} split: accuracy against mean "
+                                   "top-label confidence per bin; bars below count sentences."))
+    if eces:
+        sec.blocks.append(Para(
+            "; ".join(eces) + ". Points below the diagonal are over-confident bins.", "p"))
+    sec.blocks.append(FigRow(row) if row else Para("No reliability data in metrics.json.", "note"))
+    return sec
+
+
+def _bias_tables(run: RunData, n_boot: int) -> tuple[pd.DataFrame | None, pd.DataFrame, int, int]:
+    df = run.predictions[BIAS_SPLIT]
+    labels = run.labels
+    min_s = int(run.trainer_setting("min_sentences", DEFAULT_MIN_SENTENCES))
+    min_a = int(run.trainer_setting("min_articles", DEFAULT_MIN_ARTICLES))
+    seed = int(run.metrics.get("seed", 0) or 0)
+    kw: dict[str, Any] = {"labels": labels, "min_sentences": min_s, "min_articles": min_a,
+                          "n_boot": n_boot, "seed": seed}
+    try:
+        pred = source_bias_table(df, label_col="pred", **kw)
+        gold = None
+        if df["label"].notna().all():
+            gold = source_bias_table(df, label_col="label", **kw)
+    except ValueError as e:
+        raise ReportInputError(
+            f"cannot compute per-source bias from predictions_{BIAS_SPLIT}.parquet: {e}",
+            path=run.dir,
+        ) from e
+    return gold, pred, min_s, min_a
+
+
+def _bias_section(run: RunData, out: Path, figs: dict[str, Path], n_boot: int) -> Section:
+    sec = Section("bias", f"Per-source bias ({BIAS_SPLIT} split)")
+    labels = run.labels
+    if not {"pro_islamabad", "pro_kabul"} <= set(labels):
+        sec.blocks.append(Para("Slant needs the labels pro_islamabad and pro_kabul; this run's "
+                               f"label set is {', '.join(labels)}.", "note"))
+        return sec
+    gold, pred, min_s, min_a = _bias_tables(run, n_boot)
+    ref = gold if gold is not None else pred
+    order = plots.source_order(ref)
+    low = {str(s) for s in ref.loc[ref["low_support"].astype(bool), "source"]}
+    sec.blocks.append(Para(
+        "Slant = share of pro_islamabad sentences \u2212 share of pro_kabul sentences, in "
+        "[\u22121, 1]; positive leans pro-Islamabad. Editorial slant uses the unattributed "
+        "sentences (the outlet's own voice), quoted slant the attributed ones. Intervals: 95% "
+        f"bootstrap over the articles of each source ({n_boot} resamples). Sources with fewer "
+        f"than {min_s} sentences or {min_a} articles are flagged low support and not ranked.",
+    ))
+    n_low = len(low)
+    if n_low == len(order):
+        sec.blocks.append(Para(
+            f"All {len(order)} sources are low support on this split: no ranking is given, "
+            "and the slants below are descriptive only.", "note"))
+    elif n_low:
+        sec.blocks.append(Para(f"{n_low} of {len(order)} sources are low support (greyed, "
+                               "not ranked).", "note"))
+
+    name = f"slant_{BIAS_SPLIT}"
+    figs[name] = plots.plot_source_slant(pred, out / f"{name}.png", gold=gold)
+    sec.blocks.append(FigRow([Fig(name, figs[name],
+                                  "Gold vs predicted slant per source with 95% CIs.")]))
+    name = f"editorial_quoted_{BIAS_SPLIT}"
+    figs[name] = plots.plot_editorial_vs_quoted(pred, out / f"{name}.png", gold=gold)
+    sec.blocks.append(FigRow([Fig(name, figs[name],
+                                  "Editorial (unattributed) vs quoted (attributed) slant per "
+                                  "source, gold and predicted, with 95% CIs.")]))
+    name = f"distribution_{BIAS_SPLIT}"
+    dist = {"gold labels": gold, "predictions": pred} if gold is not None else {"predictions": pred}
+    figs[name] = plots.plot_stance_distribution(dist, out / f"{name}.png", labels, order=order)
+    sec.blocks.append(FigRow([Fig(name, figs[name], "Share of each stance label per source.")]))
+
+    g = gold.set_index("source") if gold is not None else None
+    p = pred.set_index("source")
+    per_source = {str(r.get("source")): r for r in run.metrics.get(BIAS_SPLIT, {}).get("per_source", [])
+                  if isinstance(r, dict)}
+    rank_col = g if g is not None else p
+
+    def gci(col: str, s: str) -> str:
+        if g is None:
+            return "\u2013"
+        return _ci(g.loc[s, col], g.loc[s, f"{col}_low"], g.loc[s, f"{col}_high"], signed=True)
+
+    def pci(col: str, s: str) -> str:
+        return _ci(p.loc[s, col], p.loc[s, f"{col}_low"], p.loc[s, f"{col}_high"], signed=True)
+
+    rows, muted = [], set()
+    for i, s in enumerate(order):
+        is_low = s in low
+        if is_low:
+            muted.add(i)
+        rank = rank_col.loc[s, "rank"]
+        err = (p.loc[s, "slant"] - g.loc[s, "slant"]) if g is not None else float("nan")
+        rows.append([
+            s, str(int(p.loc[s, "n_sentences"])), str(int(p.loc[s, "n_articles"])),
+            gci("slant", s), pci("slant", s), _num(err, signed=True),
+            _num(per_source.get(s, {}).get("macro_f1")),
+            "low support" if is_low else (str(int(rank)) if pd.notna(rank) else "\u2013"),
+        ])
+    sec.blocks.append(Table(
+        ["source", "sentences", "articles", "gold slant [95% CI]", "predicted slant [95% CI]",
+         "slant error", "macro-F1", "rank" + (" (gold)" if g is not None else "")],
+        rows, numeric={1, 2, 3, 4, 5, 6}, muted_rows=muted,
+        caption="Gold vs predicted slant (slant error = predicted \u2212 gold; rank 1 = most "
+                "pro-Islamabad among supported sources).",
+    ))
+    rows = []
+    for s in order:
+        rows.append([
+            s, str(int(p.loc[s, "n_attributed"])),
+            gci("editorial_slant", s), pci("editorial_slant", s),
+            gci("quoted_slant", s), pci("quoted_slant", s),
+        ])
+    sec.blocks.append(Table(
+        ["source", "attributed", "editorial gold", "editorial predicted", "quoted gold",
+         "quoted predicted"], rows, numeric={1, 2, 3, 4, 5}, muted_rows=muted,
+        caption="Editorial vs quoted slant [95% CI].",
+    ))
+    rows = []
+    for s in order:
+        rows.append([s, str(int(p.loc[s, "n_attributed"])),
+                     *(_pct(p.loc[s, f"voice_{side}"])
+                       for side in ("islamabad", "kabul", "third_party", "unresolved"))])
+    sec.blocks.append(Table(
+        ["source", "attributed sentences", "Islamabad voices", "Kabul voices",
+         "third-party voices", "unresolved"], rows, numeric={1, 2, 3, 4, 5}, muted_rows=muted,
+        caption="Voice balance: shares of attributed sentences by the side of the quoted "
+                "speaker.",
+    ))
+    return sec
+
+
+def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Path],
+                        n_boot: int, seed: int) -> Section | None:
+    try:
+        from stance.evaluation.compare import compare_runs
+    except ImportError:
+        return None
+    sec = Section("comparison", "Comparison of runs")
+    try:
+        result = compare_runs(list(run_dirs), n_boot=n_boot, seed=seed)
+    except StanceError as e:
+        sec.blocks.append(Para(f"The runs cannot be compared: {e}", "note"))
+        return sec
+    table = list(result.get("table", []))
+    labels = list(result.get("labels") or LABELS)
+    rows = []
+    for r in table:
+        rows.append([
+            str(r.get("model", "?")), str(r.get("n_runs", "\u2013")),
+            f"{_num(r.get('test_macro_f1_mean'))} \u00b1 {_num(r.get('test_macro_f1_sd'))}",
+            *(_num(r.get(f"test_f1_{c}_mean")) for c in labels),
+            _seconds(r.get("train_seconds_mean")), _bytes(r.get("model_size_bytes")),
+        ])
+    n_test = result.get("n_test")
+    sec.blocks.append(Table(
+        ["model", "runs", "test macro-F1 (mean \u00b1 sd)", *(f"F1 {c}" for c in labels),
+         "train time", "model size"], rows, numeric=set(range(1, 5 + len(labels))),
+        caption="Runs sharing a configuration (all but the seed) are pooled"
+                + (f"; all evaluated on the same {n_test} test sentences." if n_test else "."),
+    ))
+    if table:
+        figs["comparison"] = plots.plot_model_comparison(table, out / "comparison.png")
+        sec.blocks.append(FigRow([Fig("comparison", figs["comparison"],
+                                      "Test macro-F1 per configuration (mean \u00b1 sd over seeds).")]))
+    rows = []
+    for pr in result.get("pairs", []):
+        d, mc = pr.get("diff", {}) or {}, pr.get("mcnemar", {}) or {}
+        rows.append([
+            str(pr.get("a", "?")), str(pr.get("b", "?")),
+            _ci(d.get("estimate"), d.get("low"), d.get("high"), signed=True), _p(d.get("p_value")),
+            f"{mc.get('b', DASH)} / {mc.get('c', DASH)}",
+            _p(mc.get("p_value")), str(mc.get("method", "\u2013")),
+            _num(pr.get("slant_spearman")),
+        ])
+    if rows:
+        sec.blocks.append(Table(
+            ["A", "B", "macro-F1 A \u2212 B [95% CI]", "p (bootstrap)", "McNemar b / c",
+             "p (McNemar)", "test", "slant Spearman \u03c1"], rows, numeric={2, 3, 4, 5, 7},
+            caption="Pairwise tests on the same test sentences: paired article bootstrap of "
+                    "the macro-F1 difference; McNemar (b = A right and B wrong, c = the "
+                    "reverse); Spearman correlation of per-source predicted slants.",
+        ))
+    return sec
+
+
+# --------------------------------------------------------------------------- rendering
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
+color:#1d1d1f;background:#f6f7f9;margin:0;line-height:1.45;font-size:15px}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 48px;background:#fff;
+box-shadow:0 0 0 1px #e4e6ea}
+h1{font-size:26px;margin:8px 0 4px}
+h2{font-size:20px;margin:34px 0 10px;padding-bottom:4px;border-bottom:2px solid #e4e6ea}
+.subtitle{color:#5b6170;margin:0 0 14px}
+nav{font-size:13px;margin:8px 0 18px;color:#5b6170}
+nav a{color:#0b62a4;text-decoration:none;margin-right:14px}
+.table-wrap{overflow-x:auto;margin:10px 0 16px}
+table{border-collapse:collapse;font-size:13px;min-width:40%}
+caption{caption-side:top;text-align:left;color:#5b6170;font-size:13px;padding:0 0 6px}
+th,td{padding:5px 10px;border-bottom:1px solid #e4e6ea;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tbody tr:nth-child(even){background:#fafbfc}
+tr.muted td{color:#8a8f99;font-style:italic}
+td{overflow-wrap:anywhere}
+.note{color:#5b6170;font-size:13px}
+.figrow{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start;margin:12px 0}
+figure{margin:0;flex:1 1 420px;max-width:100%}
+figure img{max-width:100%;height:auto;border:1px solid #eceef1;background:#fff}
+figcaption{font-size:12.5px;color:#5b6170;margin-top:4px}
+footer{margin-top:36px;font-size:12px;color:#8a8f99}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_table(t: Table) -> str:
+    parts = ['<div class="table-wrap"><table>']
+    if t.caption:
+        parts.append(f"<caption>{_e(t.caption)}</caption>")
+    parts.append("<thead><tr>")
+    for j, h in enumerate(t.headers):
+        cls = ' class="num"' if j in t.numeric else ""
+        parts.append(f"<th{cls}>{_e(h)}</th>")
+    parts.append("</tr></thead><tbody>")
+    for i, row in enumerate(t.rows):
+        parts.append('<tr class="muted">' if i in t.muted_rows else "<tr>")
+        for j, cell in enumerate(row):
+            cls = ' class="num"' if j in t.numeric else ""
+            parts.append(f"<td{cls}>{_e(cell)}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table></div>")
+    return "".join(parts)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _render_html(title: str, subtitle: str, sections: Sequence[Section], footer: str) -> str:
+    nav = " ".join(f'<a href="#{_e(s.id)}">{_e(s.title)}</a>' for s in sections)
+    body = [f"<h1>{_e(title)}</h1>", f'<p class="subtitle">{_e(subtitle)}</p>', f"<nav>{nav}</nav>"]
+    for s in sections:
+        body.append(f'<section id="{_e(s.id)}"><h2>{_e(s.title)}</h2>')
+        for b in s.blocks:
+            if isinstance(b, Para):
+                cls = ' class="note"' if b.kind == "note" else ""
+                body.append(f"<p{cls}>{_e(b.text)}</p>")
+            elif isinstance(b, Table):
+                body.append(_html_table(b))
+            elif isinstance(b, FigRow):
+                body.append('<div class="figrow">')
+                for f in b.figs:
+                    body.append(
+                        f'<figure><img src="{_data_uri(f.path)}" alt="{_e(f.caption)}">'
+                        f"<figcaption>{_e(f.caption)}</figcaption></figure>"
+                    )
+                body.append("</div>")
+        body.append("</section>")
+    body.append(f"<footer>{_e(footer)}</footer>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body><main>\n"
+        + "\n".join(body)
+        + "\n</main></body>\n</html>\n"
+    )
+
+
+def _md(text: Any) -> str:
+    """Escape a table cell / inline text for Markdown (pipes, newlines, markup characters)."""
+    s = str(text).replace("\\", "\\\\").replace("\r", " ").replace("\n", " ")
+    for ch in "|*_`[]<>#":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def _md_table(t: Table) -> list[str]:
+    lines = []
+    if t.caption:
+        lines += [f"*{_md(t.caption)}*", ""]
+    lines.append("| " + " | ".join(_md(h) for h in t.headers) + " |")
+    lines.append("|" + "|".join("---:" if j in t.numeric else "---" for j in range(len(t.headers))) + "|")
+    for i, row in enumerate(t.rows):
+        cells = [_md(c) for c in row]
+        if i in t.muted_rows and cells:
+            cells[0] = f"*{cells[0]}*"
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _render_md(title: str, subtitle: str, sections: Sequence[Section], footer: str,
+               out: Path) -> str:
+    lines = [f"# {_md(title)}", "", _md(subtitle), ""]
+    for s in sections:
+        lines += [f"## {_md(s.title)}", ""]
+        for b in s.blocks:
+            if isinstance(b, Para):
+                lines += [f"*{_md(b.text)}*" if b.kind == "note" else _md(b.text), ""]
+            elif isinstance(b, Table):
+                lines += _md_table(b)
+            elif isinstance(b, FigRow):
+                for f in b.figs:
+                    rel = f.path.relative_to(out).as_posix()
+                    lines += [f"![{_md(f.caption)}]({rel})", ""]
+    lines += ["---", _md(footer), ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def write_report(
+    run_dirs: Sequence[str | Path],
+    output: str | Path | None = None,
+    n_boot: int = 1000,
+) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md`` and the PNG figures; return their paths.
+
+    Args:
+        run_dirs: one or more ``stance-train`` run directories; the first is described in
+            detail, all appear in the summary, and several add a comparison section.
+        output: output folder (default ``<first run dir>/report/``).
+        n_boot: bootstrap resamples for the per-source intervals and the comparison.
+
+    Returns:
+        ``{"html": ..., "markdown": ..., <figure name>: ...}``.
+
+    Raises:
+        ReportInputError: a run directory lacks ``metrics.json`` or its test predictions,
+            or holds unreadable files.
+    """
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise ReportInputError("give at least one run directory")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise ReportInputError(f"n_boot must be a positive integer, got {n_boot!r}")
+    runs = [load_run(d) for d in dirs]
+    out = Path(output) if output is not None else dirs[0] / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    primary = runs[0]
+    figs: dict[str, Path] = {}
+
+    sections = [_summary_section(runs), _headline_section(runs)]
+    detail: list[Section] = [
+        _per_class_section(primary),
+        _confusion_section(primary, out, figs),
+        _calibration_section(primary, out, figs),
+        _bias_section(primary, out, figs, n_boot),
+    ]
+    if len(runs) > 1:
+        detail[0].blocks.insert(0, Para(
+            f"This and the following sections describe the first run: {primary.model}, seed "
+            f"{primary.metrics.get('seed', '?')} ({primary.dir}).", "note"))
+    sections += detail
+    if len(runs) > 1:
+        comp = _comparison_section(dirs, out, figs, n_boot, int(primary.metrics.get("seed", 0) or 0))
+        if comp is not None:
+            sections.append(comp)
+
+    if len(runs) == 1:
+        title = f"Stance classifier report: {primary.model}"
+        subtitle = f"Run {primary.dir} \u00b7 seed {primary.metrics.get('seed', '?')}"
+    else:
+        models = ", ".join(dict.fromkeys(r.model for r in runs))
+        title = f"Stance classifier report: {models}"
+        subtitle = f"{len(runs)} runs; details for {primary.dir}"
+    version = primary.info.get("package_version") or ""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footer = f"Generated by stance-report {version} on {stamp}.".replace("  ", " ")
+
+    html_path = out / "report.html"
+    html_path.write_text(_render_html(title, subtitle, sections, footer), encoding="utf-8")
+    md_path = out / "report.md"
+    md_path.write_text(_render_md(title, subtitle, sections, footer, out), encoding="utf-8")
+    return {"html": html_path, "markdown": md_path, **figs}

@@ -1,0 +1,469 @@
+"""Batch scoring: articles (or single sentences) -> one labelled record per sentence.
+
+Pure-ish pipeline (no file I/O except reading the default cleaning/attribution configs):
+
+* :func:`score_articles` cleans, segments and attributes each article with
+  :func:`stance.data.build.sentences_of` (the same code the dataset build uses), gathers
+  sentences across articles into batches of ``batch_size`` and yields one record per sentence;
+* :func:`score_sentences` scores ready-made sentence records (``--level sentence``), no splitting;
+* :func:`article_summary` and :func:`source_summary` turn records into per-article and
+  per-source tables (the latter through :func:`stance.evaluation.bias.source_bias_table`,
+  plus prevalence-corrected shares when the model carries a validation confusion matrix).
+
+A record is a plain dict with the keys of :func:`record_columns`: ``article_id``,
+``sentence_id``, ``source``, ``text``, ``label``, ``proba_<label>`` per label, ``attributed``
+and ``speaker_side``. Over-long articles and sentences are truncated (never an error) and
+counted in a :class:`ScoreStats`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.data.attribution import Attributor
+from stance.data.build import sentences_of
+from stance.data.cleaning import Cleaner
+from stance.data.readers import Skipped
+from stance.data.schema import Article
+from stance.data.segment import Segmenter
+from stance.errors import InputError
+
+__all__ = [
+    "UNKNOWN_SOURCE",
+    "ScoreStats",
+    "article_summary",
+    "default_attributor",
+    "default_cleaner",
+    "default_segmenter",
+    "record_columns",
+    "score_articles",
+    "score_sentences",
+    "source_summary",
+    "truncate_text",
+]
+
+UNKNOWN_SOURCE = "unknown"
+_PI, _PK = "pro_islamabad", "pro_kabul"
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class ScoreStats:
+    """What a scoring run did: counts, truncations (warnings), skipped input records, time.
+
+    ``seconds`` is wall time spent inside the scoring generators (cleaning, segmentation,
+    attribution and the model), so ``sentences_per_second`` excludes reading and writing.
+    """
+
+    articles: int = 0
+    sentences: int = 0
+    empty_articles: int = 0
+    truncated_articles: int = 0
+    truncated_sentences: int = 0
+    decoded_with_fallback: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    removed_lines: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def warnings(self) -> dict[str, int]:
+        """Warning counts by kind (only the non-zero ones)."""
+        w = {
+            "truncated_articles": self.truncated_articles,
+            "truncated_sentences": self.truncated_sentences,
+            "decoded_with_fallback": self.decoded_with_fallback,
+        }
+        return {k: v for k, v in w.items() if v}
+
+    @property
+    def sentences_per_second(self) -> float:
+        return self.sentences / self.seconds if self.seconds > 0 else math.nan
+
+    def skip_counts(self) -> Counter:
+        """Skipped records counted by reason (the part before the first colon)."""
+        return Counter(s.reason.split(":")[0] for s in self.skipped)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            "articles": self.articles,
+            "sentences": self.sentences,
+            "empty_articles": self.empty_articles,
+            "truncated_articles": self.truncated_articles,
+            "truncated_sentences": self.truncated_sentences,
+            "decoded_with_fallback": self.decoded_with_fallback,
+            "skipped_records": len(self.skipped),
+            "skipped_by_reason": dict(self.skip_counts()),
+            "removed_lines": dict(self.removed_lines),
+            "seconds": round(self.seconds, 3),
+            "sentences_per_second": (
+                round(self.sentences_per_second, 1) if self.seconds > 0 else None
+            ),
+        }
+
+
+# --------------------------------------------------------------------------- default steps
+
+
+@functools.lru_cache(maxsize=1)
+def _config(group: str) -> dict[str, Any]:
+    import yaml
+
+    from stance.resources import config_dir
+
+    path = config_dir() / "data" / group / "default.yaml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    cfg.pop("_target_", None)
+    return cfg
+
+
+def default_cleaner() -> Cleaner:
+    """The cleaner of ``configs/data/cleaning/default.yaml`` (what the dataset build uses)."""
+    return Cleaner(**_config("cleaning"))
+
+
+def default_segmenter() -> Segmenter:
+    """The segmenter the data configs use (English pysbd, ``min_chars=3``)."""
+    return Segmenter(language="en", min_chars=3)
+
+
+def default_attributor() -> Attributor:
+    """The attributor with the gazetteer of ``configs/data/attribution/default.yaml``."""
+    return Attributor(**_config("attribution"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def record_columns(labels: Sequence[str]) -> list[str]:
+    """Column order of a scored sentence record."""
+    return [
+        "article_id",
+        "sentence_id",
+        "source",
+        "text",
+        "label",
+        *(f"proba_{c}" for c in labels),
+        "attributed",
+        "speaker_side",
+    ]
+
+
+def truncate_text(text: str, max_chars: int) -> tuple[str, bool]:
+    """Cut ``text`` to at most ``max_chars`` characters, at the last whitespace when there is
+    one in the second half; returns the text and whether it was cut."""
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text, False
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(), True
+
+
+def _clean_str(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def _as_article(obj: Any, position: int) -> Article:
+    """An ``Article`` from an ``Article`` or a mapping with ``id``, ``text`` and ``source``."""
+    if isinstance(obj, Article):
+        return obj
+    if not isinstance(obj, Mapping):
+        raise InputError(f"article #{position}: expected an Article or a dict, got {type(obj).__name__}")
+    aid = _clean_str(obj.get("id", obj.get("article_id")))
+    if aid is None:
+        raise InputError(f"article #{position} has no id", field="id")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise InputError(f"article {aid!r} has no text", field="text")
+    return Article(
+        id=aid,
+        text=text,
+        source=_clean_str(obj.get("source")) or UNKNOWN_SOURCE,
+        title=_clean_str(obj.get("title")),
+        date=_clean_str(obj.get("date")),
+        url=_clean_str(obj.get("url")),
+        origin=_clean_str(obj.get("origin")),
+    )
+
+
+def _labels_of(model: Any) -> list[str]:
+    return [str(c) for c in model.classes_]
+
+
+def _emit(model: Any, pending: list[dict[str, Any]], labels: list[str]) -> list[dict[str, Any]]:
+    """Fill label and probabilities of ``pending`` records (one predict_proba call)."""
+    if not pending:
+        return pending
+    proba = np.asarray(model.predict_proba([r["text"] for r in pending]), dtype=np.float64)
+    if proba.shape != (len(pending), len(labels)):
+        raise ValueError(f"predict_proba returned shape {proba.shape}, expected {(len(pending), len(labels))}")
+    best = proba.argmax(axis=1)
+    out = []
+    for rec, row, b in zip(pending, proba.tolist(), best.tolist()):
+        probs = {f"proba_{c}": p for c, p in zip(labels, row)}
+        out.append({
+            "article_id": rec["article_id"],
+            "sentence_id": rec["sentence_id"],
+            "source": rec["source"],
+            "text": rec["text"],
+            "label": labels[b],
+            **probs,
+            "attributed": rec["attributed"],
+            "speaker_side": rec["speaker_side"],
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_articles(
+    model: Any,
+    articles: Iterable[Any],
+    *,
+    batch_size: int = 256,
+    cleaner: Cleaner | None = None,
+    segmenter: Segmenter | None = None,
+    attributor: Attributor | None | bool = None,
+    max_sentence_chars: int = 2000,
+    max_article_chars: int = 200_000,
+    stats: ScoreStats | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Score articles, yielding one record per body sentence in input order.
+
+    Args:
+        model: anything with ``classes_`` and ``predict_proba(texts)`` (a ``StanceClassifier``
+            or a :mod:`stance.scoring.fast` wrapper).
+        articles: ``Article`` objects or dicts with ``id``, ``text`` and ``source`` (optional
+            ``title``, ``date``); a dict without source gets ``"unknown"``.
+        batch_size: sentences per ``predict_proba`` call (gathered across articles).
+        cleaner, segmenter: default to the package's default cleaning and segmentation.
+        attributor: ``None`` -> the default gazetteer; ``False`` -> no attribution.
+        max_sentence_chars: longer sentences are cut before scoring (counted in ``stats``).
+        max_article_chars: longer article texts are cut before cleaning (counted in ``stats``).
+        stats: a :class:`ScoreStats` updated as articles are scored.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cleaner = cleaner or default_cleaner()
+    segmenter = segmenter or default_segmenter()
+    att = default_attributor() if attributor is None else (attributor or None)
+    stats = stats if stats is not None else ScoreStats()
+    labels = _labels_of(model)
+    pending: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    try:
+        for pos, obj in enumerate(articles, 1):
+            t0 = time.perf_counter()
+            article = _as_article(obj, pos)
+            text, cut = truncate_text(article.text, max_article_chars)
+            if cut:
+                stats.truncated_articles += 1
+                article = Article(**{**article.to_dict(), "text": text})
+            sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
+            stats.articles += 1
+            stats.removed_lines.update(removed)
+            if not sents:
+                stats.empty_articles += 1
+            for s in sents:
+                stext, scut = truncate_text(s.text, max_sentence_chars)
+                stats.truncated_sentences += scut
+                pending.append({
+                    "article_id": s.article_id,
+                    "sentence_id": s.sentence_id,
+                    "source": s.source,
+                    "text": stext,
+                    "attributed": bool(s.attributed),
+                    "speaker_side": s.speaker_side,
+                })
+            if len(pending) >= batch_size:
+                done = _emit(model, pending, labels)
+                pending = []
+                stats.sentences += len(done)
+                stats.seconds += time.perf_counter() - t0
+                yield from done
+            else:
+                stats.seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        done = _emit(model, pending, labels)
+        pending = []
+        stats.sentences += len(done)
+        stats.seconds += time.perf_counter() - t0
+        yield from done
+    finally:
+        pending.clear()
+
+
+def score_sentences(
+    model: Any,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    batch_size: int = 256,
+    attributor: Attributor | None | bool = None,
+    max_sentence_chars: int = 2000,
+    stats: ScoreStats | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Score ready-made sentences (no cleaning or splitting), one output record per input.
+
+    Each input record needs ``id`` (or ``sentence_id``) and ``text``; ``source`` and
+    ``article_id`` are optional (``"unknown"`` and ``None``). ``attributor`` as in
+    :func:`score_articles`.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    att = default_attributor() if attributor is None else (attributor or None)
+    stats = stats if stats is not None else ScoreStats()
+    labels = _labels_of(model)
+    pending: list[dict[str, Any]] = []
+    for pos, rec in enumerate(records, 1):
+        t0 = time.perf_counter()
+        sid = _clean_str(rec.get("id", rec.get("sentence_id")))
+        text = rec.get("text")
+        if sid is None or not isinstance(text, str):
+            raise InputError(f"sentence record #{pos} needs an id and a text", field="id" if sid is None else "text")
+        text, cut = truncate_text(text.strip(), max_sentence_chars)
+        stats.truncated_sentences += cut
+        a = att.attribute(text) if att else None
+        pending.append({
+            "article_id": _clean_str(rec.get("article_id")),
+            "sentence_id": sid,
+            "source": _clean_str(rec.get("source")) or UNKNOWN_SOURCE,
+            "text": text,
+            "attributed": bool(a and a.attributed),
+            "speaker_side": a.speaker_side if a else None,
+        })
+        if len(pending) >= batch_size:
+            done = _emit(model, pending, labels)
+            pending = []
+            stats.sentences += len(done)
+            stats.seconds += time.perf_counter() - t0
+            yield from done
+        else:
+            stats.seconds += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    done = _emit(model, pending, labels)
+    stats.sentences += len(done)
+    stats.seconds += time.perf_counter() - t0
+    yield from done
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _label_list(records: pd.DataFrame, labels: Sequence[str] | None) -> list[str]:
+    if labels is not None:
+        return list(labels)
+    return [c[len("proba_"):] for c in records.columns if c.startswith("proba_")]
+
+
+def _frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    return records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+
+
+def article_summary(
+    records: Iterable[Mapping[str, Any]] | pd.DataFrame,
+    labels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per article (in order of first appearance): ``article_id``, ``source``,
+    ``n_sentences``, ``n_<label>`` per label, ``n_attributed``, ``slant`` (share
+    pro_islamabad minus share pro_kabul; NaN without sentences or without those labels)
+    and ``dominant`` (most frequent label, ties broken by label order)."""
+    df = _frame(records)
+    labels = _label_list(df, labels)
+    cols = ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
+            "slant", "dominant"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    key = df["article_id"].fillna(df["sentence_id"]) if "sentence_id" in df else df["article_id"]
+    df = df.assign(_key=key)
+    counts = pd.crosstab(df["_key"], df["label"]).reindex(columns=labels, fill_value=0)
+    order = pd.unique(df["_key"])
+    counts = counts.reindex(order, fill_value=0)
+    first = df.groupby("_key", sort=False).agg(source=("source", "first"),
+                                                n_attributed=("attributed", "sum"))
+    out = pd.DataFrame({"article_id": order})
+    out["source"] = first.loc[order, "source"].to_numpy()
+    out["n_sentences"] = counts.sum(axis=1).to_numpy().astype(int)
+    for c in labels:
+        out[f"n_{c}"] = counts[c].to_numpy().astype(int)
+    out["n_attributed"] = first.loc[order, "n_attributed"].to_numpy().astype(int)
+    if _PI in labels and _PK in labels:
+        out["slant"] = (out[f"n_{_PI}"] - out[f"n_{_PK}"]) / out["n_sentences"].where(out["n_sentences"] > 0)
+    else:
+        out["slant"] = np.nan
+    arr = counts.to_numpy()
+    out["dominant"] = [labels[i] for i in arr.argmax(axis=1)]
+    return out[cols]
+
+
+def empty_article_rows(articles: Iterable[tuple[str, str]], labels: Sequence[str]) -> pd.DataFrame:
+    """Summary rows for articles without body sentences (``(article_id, source)`` pairs)."""
+    rows = [
+        {"article_id": aid, "source": src, "n_sentences": 0, **{f"n_{c}": 0 for c in labels},
+         "n_attributed": 0, "slant": np.nan, "dominant": None}
+        for aid, src in articles
+    ]
+    cols = ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
+            "slant", "dominant"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def confusion_of(model: Any) -> list[list[float]] | None:
+    """The validation confusion matrix saved in a model's manifest, if any."""
+    manifest = getattr(model, "manifest_", None) or {}
+    cm = manifest.get("validation_confusion_matrix")
+    return cm if cm else None
+
+
+def source_summary(
+    records: Iterable[Mapping[str, Any]] | pd.DataFrame,
+    labels: Sequence[str] | None = None,
+    confusion: Sequence[Sequence[float]] | np.ndarray | None = None,
+    min_sentences: int = 30,
+    min_articles: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per-source bias metrics of the predicted labels.
+
+    :func:`stance.evaluation.bias.source_bias_table` on the ``label`` column (sentences without
+    ``article_id`` count as their own article), joined with the prevalence-corrected
+    ``adj_share_<label>`` and ``adj_slant`` of
+    :func:`stance.evaluation.bias.corrected_source_table` when ``confusion`` (the model's
+    validation confusion matrix, rows = true labels in ``labels`` order) is given.
+    """
+    from stance.evaluation.bias import corrected_source_table, source_bias_table
+
+    df = _frame(records)
+    labels = _label_list(df, labels)
+    if df.empty:
+        raise ValueError("no scored sentences: nothing to summarise per source")
+    cols = ["source", "article_id", "label", "attributed", "speaker_side"]
+    df = df.reindex(columns=cols + (["sentence_id"] if "sentence_id" in df else [])).copy()
+    if "sentence_id" in df:
+        df["article_id"] = df["article_id"].fillna(df["sentence_id"])
+    df["source"] = df["source"].fillna(UNKNOWN_SOURCE)
+    df["attributed"] = df["attributed"].fillna(False).astype(bool)
+    table = source_bias_table(df, label_col="label", labels=labels, min_sentences=min_sentences,
+                              min_articles=min_articles, n_boot=n_boot, seed=seed)
+    if confusion is not None:
+        corr = corrected_source_table(df, "label", confusion, labels=labels)
+        adj = [c for c in corr.columns if c.startswith("adj_")]
+        table = table.merge(corr[["source", *adj]], on="source", how="left")
+    return table
