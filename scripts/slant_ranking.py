@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def ranking() -> pd.DataFrame:
     """Per-outlet gold slant table joined with the intended slant."""
     gold = pd.read_json(ROOT / "data/sample/annotations/gold_synthetic.jsonl", lines=True)
-    from stance.data.attribution import Attributor
     import yaml
+
+    from stance.data.attribution import Attributor
 
     actors = yaml.safe_load((ROOT / "configs/data/attribution/default.yaml").read_text())["actors"]
     att = Attributor(actors=actors)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from omegaconf import OmegaConf
 
 from stance.resources import REPO_ROOT, sample_dir

@@ -65,9 +65,20 @@ def tiny(**kwargs: object) -> TransformerClassifier:
         "warmup_ratio": 0.0,
         "progress": False,
         "seed": 0,
+        "num_threads": 1,  # a model this small trains several times faster on one thread
     }
     params.update(kwargs)
     return TransformerClassifier(**params)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_torch_threads() -> object:
+    """``num_threads`` sets torch's global thread count: put it back for other test modules."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
