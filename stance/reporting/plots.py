@@ -47,7 +47,7 @@ def _label_color(label: str, i: int) -> str:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -100,6 +100,7 @@ def _slant_axis(ax: Any, xlabel: str = "slant = share pro_islamabad - share pro_
     ax.set_xlim(-1.05, 1.05)
     ax.set_xticks([-1, -0.5, 0, 0.5, 1])
     ax.grid(axis="x", color="#e3e3e3", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.text(0.0, 1.01, "\u2190 pro-Kabul", transform=ax.transAxes, ha="left", va="bottom",
             fontsize=8, color=LABEL_COLORS["pro_kabul"])
@@ -129,7 +130,7 @@ def _slant_series(
             continue
         low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
         xerr = None
-        if _finite(low) and _finite(high):
+        if _finite(low) and _finite(high) and float(high) > float(low):
             xerr = [[max(0.0, float(est) - float(low))], [max(0.0, float(high) - float(est))]]
         ax.errorbar(
             [float(est)], [i + offset], xerr=xerr, fmt=style["marker"], color=style["color"],
@@ -167,8 +168,10 @@ def plot_source_slant(
     _source_ticks(ax, order, low)
     _slant_axis(ax)
     ax.set_title(title, fontsize=11, pad=16)
-    if order:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
+    handles, names = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncol=len(handles), fontsize=8,
+                   frameon=False)
     return _save(fig, path)
 
 
@@ -202,9 +205,8 @@ def plot_editorial_vs_quoted(
     for lab, h in zip(l1, h1, strict=True):
         seen.setdefault(lab, h)
     if seen:
-        fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=len(seen),
-                   fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+        fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center",
+                   ncol=len(seen), fontsize=8, frameon=False)
     return _save(fig, path)
 
 
@@ -262,9 +264,8 @@ def plot_stance_distribution(
         ax.tick_params(axis="y", left=False)
     fig.suptitle(title, fontsize=11)
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.legend(handles, names, loc="outside lower center", ncol=len(labels), fontsize=8,
+               frameon=False)
     return _save(fig, path)
 
 
@@ -288,18 +289,17 @@ def plot_confusion_matrix(
     for i in range(k):
         for j in range(k):
             ax.text(j, i, f"{int(cm[i, j])}\n({share[i, j]:.0%})", ha="center", va="center",
-                    fontsize=9, color="white" if share[i, j] > 0.55 else "#1a1a1a")
+                    fontsize=10, color="white" if share[i, j] > 0.55 else "#1a1a1a")
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel("predicted", fontsize=9)
-    ax.set_ylabel("true (gold)", fontsize=9)
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=9)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.set_xlabel("predicted", fontsize=10)
+    ax.set_ylabel("true (gold)", fontsize=10)
     ax.set_title(title, fontsize=10)
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("share of true class", fontsize=8)
     cbar.ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -327,7 +327,7 @@ def plot_reliability(
     top.plot(conf[ok], acc[ok], marker="o", color="#0072B2", lw=1.4, ms=4,
              label="(mean confidence, accuracy)")
     top.set_xlim(0, 1)
-    top.set_ylim(0, 1.02)
+    top.set_ylim(0, 1.05)
     top.set_ylabel("accuracy", fontsize=9)
     top.grid(color="#e6e6e6", lw=0.6)
     top.legend(loc="upper left", fontsize=7.5, frameon=False)
@@ -340,7 +340,6 @@ def plot_reliability(
     bottom.set_ylim(0, max(1.0, counts.max()) * 1.3)
     bottom.set_ylabel("sentences", fontsize=9)
     bottom.set_xlabel("top-label confidence", fontsize=9)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -352,8 +351,12 @@ def plot_model_comparison(table: Sequence[Mapping[str, Any]], path: str | Path) 
     sds = np.array([float(r.get("test_macro_f1_sd", 0.0) or 0.0) for r in rows])
     fig = _new_figure(7.0, _height_for(len(rows), per_row=0.45, base=1.3))
     ax = fig.add_subplot(1, 1, 1)
-    ax.barh(range(len(rows)), means, xerr=sds, color="#56B4E9", edgecolor="#0072B2", capsize=4,
-            height=0.6)
+    multi = np.array([int(r.get("n_runs", 1) or 1) > 1 for r in rows], dtype=bool)
+    sds = np.where(multi, sds, 0.0)
+    ax.barh(range(len(rows)), means, color="#56B4E9", edgecolor="#0072B2", height=0.55, zorder=2)
+    if multi.any():
+        ax.errorbar(means[multi], np.arange(len(rows))[multi], xerr=sds[multi], fmt="none",
+                    ecolor="#1d1d1f", capsize=4, zorder=3)
     for i, m in enumerate(means):
         if _finite(m):
             ax.text(min(m + sds[i], 1.0) + 0.01, i, f"{m:.3f}", va="center", fontsize=8)
@@ -364,5 +367,5 @@ def plot_model_comparison(table: Sequence[Mapping[str, Any]], path: str | Path) 
     ax.set_xlabel("test macro-F1 (mean \u00b1 sd over seeds)", fontsize=9)
     ax.grid(axis="x", color="#e3e3e3", lw=0.6)
     ax.set_title("Compared configurations", fontsize=10)
-    fig.tight_layout()
+    ax.set_axisbelow(True)
     return _save(fig, path)

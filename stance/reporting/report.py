@@ -21,6 +21,7 @@ import datetime as _dt
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,8 @@ def _read_json(path: Path, run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: str | Path) -> RunData:
     """Load a run directory; :class:`ReportInputError` names the directory and what is missing."""
     d = Path(run_dir)
-    hint = "give a directory written by stance-train (with trainer.save_predictions=true)"
+    hint = ("give a directory written by stance-train; its test predictions are saved "
+            "when trainer.save_predictions=true")
     if not d.exists():
         raise ReportInputError("run directory does not exist", path=d, hint=hint)
     if not d.is_dir():
@@ -363,7 +365,8 @@ def _calibration_section(run: RunData, out: Path, figs: dict[str, Path]) -> Sect
                                    "top-label confidence per bin; bars below count sentences."))
     if eces:
         sec.blocks.append(Para(
-            "; ".join(eces) + ". Points below the diagonal are over-confident bins.", "p"))
+            "; ".join(eces) + ". Points below the diagonal mark over-confident bins, points "
+            "above it under-confident ones.", "p"))
     sec.blocks.append(FigRow(row) if row else Para("No reliability data in metrics.json.", "note"))
     return sec
 
@@ -415,6 +418,11 @@ def _bias_section(run: RunData, out: Path, figs: dict[str, Path], n_boot: int) -
     elif n_low:
         sec.blocks.append(Para(f"{n_low} of {len(order)} sources are low support (greyed, "
                                "not ranked).", "note"))
+    n_single = int((ref["n_articles"] < 2).sum())
+    if n_single:
+        sec.blocks.append(Para(
+            f"{n_single} source(s) contribute a single article: an article bootstrap cannot give "
+            "them an interval, so only the estimate is shown.", "note"))
 
     name = f"slant_{BIAS_SPLIT}"
     figs[name] = plots.plot_source_slant(pred, out / f"{name}.png", gold=gold)
@@ -430,19 +438,25 @@ def _bias_section(run: RunData, out: Path, figs: dict[str, Path], n_boot: int) -
     figs[name] = plots.plot_stance_distribution(dist, out / f"{name}.png", labels, order=order)
     sec.blocks.append(FigRow([Fig(name, figs[name], "Share of each stance label per source.")]))
 
-    g = gold.set_index("source") if gold is not None else None
-    p = pred.set_index("source")
+    g = gold.set_index(gold["source"].astype(str)) if gold is not None else None
+    p = pred.set_index(pred["source"].astype(str))
     per_source = {str(r.get("source")): r for r in run.metrics.get(BIAS_SPLIT, {}).get("per_source", [])
                   if isinstance(r, dict)}
     rank_col = g if g is not None else p
 
+    def cell(t: pd.DataFrame | None, col: str, s: str) -> str:
+        if t is None:
+            return DASH
+        if int(t.loc[s, "n_articles"]) < 2:  # a one-article bootstrap has zero width
+            est = _num(t.loc[s, col], signed=True)
+            return est if est == DASH else f"{est} (1 article)"
+        return _ci(t.loc[s, col], t.loc[s, f"{col}_low"], t.loc[s, f"{col}_high"], signed=True)
+
     def gci(col: str, s: str) -> str:
-        if g is None:
-            return "\u2013"
-        return _ci(g.loc[s, col], g.loc[s, f"{col}_low"], g.loc[s, f"{col}_high"], signed=True)
+        return cell(g, col, s)
 
     def pci(col: str, s: str) -> str:
-        return _ci(p.loc[s, col], p.loc[s, f"{col}_low"], p.loc[s, f"{col}_high"], signed=True)
+        return cell(p, col, s)
 
     rows, muted = [], set()
     for i, s in enumerate(order):
@@ -508,6 +522,7 @@ def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Pat
     for r in table:
         rows.append([
             str(r.get("model", "?")), str(r.get("n_runs", "\u2013")),
+            _num(r.get("test_macro_f1_mean")) if int(r.get("n_runs", 1) or 1) < 2 else
             f"{_num(r.get('test_macro_f1_mean'))} \u00b1 {_num(r.get('test_macro_f1_sd'))}",
             *(_num(r.get(f"test_f1_{c}_mean")) for c in labels),
             _seconds(r.get("train_seconds_mean")), _bytes(r.get("model_size_bytes")),
@@ -556,9 +571,9 @@ h2{font-size:20px;margin:34px 0 10px;padding-bottom:4px;border-bottom:2px solid 
 .subtitle{color:#5b6170;margin:0 0 14px}
 nav{font-size:13px;margin:8px 0 18px;color:#5b6170}
 nav a{color:#0b62a4;text-decoration:none;margin-right:14px}
-.table-wrap{overflow-x:auto;margin:10px 0 16px}
+.table-wrap{overflow-x:auto;margin:6px 0 16px}
 table{border-collapse:collapse;font-size:13px;min-width:40%}
-caption{caption-side:top;text-align:left;color:#5b6170;font-size:13px;padding:0 0 6px}
+p.caption{color:#5b6170;font-size:13px;margin:18px 0 4px}
 th,td{padding:5px 10px;border-bottom:1px solid #e4e6ea;text-align:left;vertical-align:top}
 th{background:#eef1f5;font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -579,9 +594,8 @@ def _e(text: Any) -> str:
 
 
 def _html_table(t: Table) -> str:
-    parts = ['<div class="table-wrap"><table>']
-    if t.caption:
-        parts.append(f"<caption>{_e(t.caption)}</caption>")
+    parts = [f'<p class="caption">{_e(t.caption)}</p>'] if t.caption else []
+    parts.append('<div class="table-wrap"><table>')
     parts.append("<thead><tr>")
     for j, h in enumerate(t.headers):
         cls = ' class="num"' if j in t.numeric else ""
@@ -634,9 +648,9 @@ def _render_html(title: str, subtitle: str, sections: Sequence[Section], footer:
 def _md(text: Any) -> str:
     """Escape a table cell / inline text for Markdown (pipes, newlines, markup characters)."""
     s = str(text).replace("\\", "\\\\").replace("\r", " ").replace("\n", " ")
-    for ch in "|*_`[]<>#":
+    for ch in "|*`[]<>#":
         s = s.replace(ch, "\\" + ch)
-    return s
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)  # intraword _ is inert
 
 
 def _md_table(t: Table) -> list[str]:
