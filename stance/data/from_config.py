@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra.utils import instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from stance.data.annotations import load_annotations
 from stance.data.build import BuildResult, build_dataset
 from stance.data.readers import ReadResult
-from stance.errors import ConfigError
+from stance.errors import ConfigError, StanceError
+
+
+def instantiate(node: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` that lets a target's user error (StanceError) through unwrapped.
+
+    Hydra wraps anything a target raises in ``InstantiationException``; without unwrapping, a
+    reader's InputError would escape ``exit_on_user_error`` as a Hydra traceback.
+    """
+    try:
+        return _hydra_instantiate(node, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, StanceError):
+            raise e.__cause__ from None
+        raise
 
 
 def build_from_config(data: DictConfig | dict[str, Any]) -> BuildResult:

@@ -8,7 +8,13 @@ import pytest
 import yaml
 from hydra.utils import instantiate
 
-from stance.data.cleaning import DEFAULT_FURNITURE, Cleaner, fix_residual_mojibake, is_heading, merge_counts
+from stance.data.cleaning import (
+    DEFAULT_FURNITURE,
+    Cleaner,
+    fix_residual_mojibake,
+    is_heading,
+    merge_counts,
+)
 from stance.resources import config_dir
 
 BODY1 = "Pakistan's defence minister said on Friday that the peace talks had collapsed."
@@ -252,3 +258,32 @@ def test_normal_body_sentences_are_never_dropped(sentence):
     # also when it sits between other body lines and a title is given
     cleaned = Cleaner().clean(f"{BODY1}\n{sentence}\n{BODY2}", title="T")
     assert sentence in cleaned.lines
+
+
+def test_config_rules_equal_python_defaults() -> None:
+    import yaml
+
+    from stance.data.cleaning import DEFAULT_FURNITURE
+    from stance.resources import config_dir
+
+    cfg = yaml.safe_load((config_dir() / "data/cleaning/default.yaml").read_text())
+    assert cfg["furniture_patterns"] == DEFAULT_FURNITURE
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Related talks were held in Doha last week.", "No comments were made by the ministry.",
+     "By then it was over."],
+)
+def test_body_sentences_resembling_furniture_survive(line: str) -> None:
+    from stance.data.cleaning import Cleaner
+
+    assert Cleaner().clean(f"First sentence here.\n{line}").lines[-1] == line
+
+
+@pytest.mark.parametrize("line", ["Related", "Related articles", "Recommended for you", "Related: Kabul talks",
+                                  "No comments yet", "Read more: Istanbul round collapses"])
+def test_read_more_and_comment_widgets_dropped(line: str) -> None:
+    from stance.data.cleaning import Cleaner
+
+    assert Cleaner().clean(f"First sentence here.\n{line}").lines == ["First sentence here."]
