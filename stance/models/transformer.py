@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stance.errors import ConfigError, ModelError, StanceError
+from stance.errors import ConfigError, InputError, ModelError, StanceError
 from stance.models.base import StanceClassifier
 from stance.models.calibration import fit_temperature, nll, softmax
 
@@ -276,13 +276,20 @@ class TransformerClassifier(StanceClassifier):
 
         self._check_params()
         if len(val_texts) != len(val_labels):
-            raise ModelError(f"{len(val_texts)} validation texts but {len(val_labels)} validation labels")
+            raise InputError(f"{len(val_texts)} validation texts but {len(val_labels)} validation labels")
+        unknown = sorted(set(val_labels) - {str(c) for c in self.classes_})
+        if unknown:
+            raise InputError(
+                f"validation labels {unknown} are not in the model's label set {list(self.classes_)}",
+                field="label",
+                hint="use a dataset built with the same label set",
+            )
         self.device_ = self._setup_torch()
         set_seed(int(self.seed))
         source = self.resolved_encoder()
         local = Path(source).exists()
-        self.tokenizer_ = self._load_tokenizer(source, local)
         self.model_ = self._build_model(source).to(self.device_)
+        self.tokenizer_ = self._load_tokenizer(source, local)
         self._max_len = self._effective_max_length()
         self.temperature_ = 1.0
 
