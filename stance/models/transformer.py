@@ -92,6 +92,9 @@ class TransformerClassifier(StanceClassifier):
         num_threads: ``torch.set_num_threads`` value (None = torch's default).
         seed: seed of weight initialisation, dropout and shuffling.
         progress: show tqdm bars (training epochs; prediction on > 1000 sentences).
+        pooling: ``cls`` (the encoder's [CLS] pooler, the Hugging Face default head) or ``mean``
+            (attention-masked mean of token states, how sentence-embedding encoders such as
+            MiniLM were trained; see :mod:`stance.models.pooling`).
     """
 
     kind = "transformer"
@@ -118,6 +121,7 @@ class TransformerClassifier(StanceClassifier):
         num_threads: int | None = None,
         seed: int = 0,
         progress: bool = True,
+        pooling: str = "cls",
     ) -> None:
         self.encoder = None if encoder is None else str(encoder)
         self.random_init = random_init
@@ -139,6 +143,7 @@ class TransformerClassifier(StanceClassifier):
         self.num_threads = num_threads
         self.seed = seed
         self.progress = progress
+        self.pooling = pooling
 
     # ------------------------------------------------------------------ building blocks
     def _check_params(self) -> None:
@@ -154,6 +159,8 @@ class TransformerClassifier(StanceClassifier):
             raise ConfigError("model.learning_rate and model.weight_decay must be >= 0")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"model.num_threads must be >= 1 or null, got {self.num_threads}")
+        if self.pooling not in ("cls", "mean"):
+            raise ConfigError(f"model.pooling must be 'cls' or 'mean', got {self.pooling!r}")
 
     def _setup_torch(self) -> torch.device:
         import torch
@@ -215,6 +222,15 @@ class TransformerClassifier(StanceClassifier):
         try:
             with _quiet_transformers():
                 config = AutoConfig.from_pretrained(source, local_files_only=local, **kwargs)
+                if self.pooling == "mean":
+                    from transformers import AutoModel
+
+                    from stance.models.pooling import MeanPoolingClassifier
+
+                    encoder = (AutoModel.from_config(config) if self.random_init else
+                               AutoModel.from_pretrained(source, config=config, local_files_only=local))
+                    dropout = float(getattr(config, "hidden_dropout_prob", 0.1) or 0.1)
+                    return MeanPoolingClassifier(encoder, len(classes), dropout)
                 if self.random_init:
                     return AutoModelForSequenceClassification.from_config(config)
                 return AutoModelForSequenceClassification.from_pretrained(
@@ -447,11 +463,16 @@ class TransformerClassifier(StanceClassifier):
         if not any(src.glob("*.safetensors")):
             raise ModelError(f"{src} holds no .safetensors weights: the transformer model directory is incomplete")
         self.device_ = self._setup_torch()
+        from stance.models.pooling import MeanPoolingClassifier, is_mean_pooling_folder
+
         try:
             with _quiet_transformers():
-                model = AutoModelForSequenceClassification.from_pretrained(
-                    src, use_safetensors=True, local_files_only=True, trust_remote_code=False
-                )
+                if is_mean_pooling_folder(src):
+                    model = MeanPoolingClassifier.from_pretrained(src)
+                else:
+                    model = AutoModelForSequenceClassification.from_pretrained(
+                        src, use_safetensors=True, local_files_only=True, trust_remote_code=False
+                    )
         except Exception as e:  # noqa: BLE001 - any loader failure is a user-facing model error
             raise ModelError(f"cannot load the transformer weights in {src}: {e}") from e
         if model.config.num_labels != len(self.classes_):

@@ -245,3 +245,38 @@ def test_minilm_fine_tuning_lowers_the_loss() -> None:
     assert 20_000_000 < model.metadata_["n_parameters"] < 25_000_000
     print(f"MiniLM: {model.metadata_['train_sentences_per_second']} sentences/s, losses "
           f"{[round(r['train_loss'], 4) for r in history]}")
+
+
+def test_mean_pooling_head_round_trip(data: dict, tmp_path: Path) -> None:
+    from stance.models.pooling import HEAD_WEIGHTS, MeanPoolingClassifier
+
+    model = tiny(pooling="mean", epochs=2, max_length=24).fit(
+        data["train_x"], data["train_y"], data["val_x"], data["val_y"]
+    )
+    assert isinstance(model.model_, MeanPoolingClassifier)
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "weights" / HEAD_WEIGHTS).is_file()
+    loaded = stance.load_model(tmp_path / "m")
+    assert isinstance(loaded.model_, MeanPoolingClassifier)
+    np.testing.assert_allclose(loaded.predict_proba(data["val_x"]), model.predict_proba(data["val_x"]), atol=1e-6)
+
+
+def test_mean_pooling_ignores_padding() -> None:
+    import torch
+
+    model = tiny(pooling="mean")
+    model.classes_ = np.array(LABELS)
+    net = model._build_model(model.resolved_encoder()).eval()
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    padded = torch.tensor([[101, 2000, 2001, 102, 0, 0]])
+    with torch.inference_mode():
+        a = net(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        b = net(input_ids=padded, attention_mask=torch.tensor([[1, 1, 1, 1, 0, 0]])).logits
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_unknown_pooling_is_a_config_error(data: dict) -> None:
+    from stance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="pooling"):
+        tiny(pooling="max").fit(data["train_x"][:6], data["train_y"][:6])
