@@ -47,11 +47,17 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
 def _instantiate_all(cfg: DictConfig, skip_readers: bool = False) -> int:
     n = 0
     for path, node in _targets(cfg):
-        if skip_readers and path.startswith("data.corpora"):
+        if (skip_readers and path.startswith("data.corpora")) or path.startswith("labels_fn."):
             continue
         obj = instantiate(node, _convert_="all")
         assert obj is not None, path
         n += 1
+    if cfg.get("labels_fn") is not None:
+        # labelling functions take their name from their key: built by their own factory
+        from stance.weak.training_labels import labeler_from_config
+
+        labeler = labeler_from_config(cfg.labels_fn)
+        n += len(labeler.lfs)
     return n
 
 
