@@ -77,6 +77,11 @@ class RunData:
     def fingerprint(self) -> str | None:
         return self.info.get("data_fingerprint") or self.manifest.get("data_fingerprint")
 
+    def label_source(self) -> str:
+        """Which labels the model was trained on (``data.labels``: gold, weak or gold+weak)."""
+        data = self.config.get("data") if isinstance(self.config, dict) else None
+        return str(data.get("labels", "gold")) if isinstance(data, dict) else "\u2013"
+
     def trainer_setting(self, key: str, default: Any) -> Any:
         trainer = self.config.get("trainer") if isinstance(self.config, dict) else None
         if isinstance(trainer, dict) and trainer.get(key) is not None:
@@ -265,7 +270,7 @@ def _summary_section(runs: Sequence[RunData]) -> Section:
             r.model,
             str(r.metrics.get("seed", r.info.get("seed", "\u2013"))),
             (fp[:16] + "\u2026") if fp and len(fp) > 16 else (fp or "\u2013"),
-            str(r.trainer_setting("labels", "\u2013")),
+            str(r.label_source()),
             str(r.metrics.get("n_train", "\u2013")),
             _seconds(r.metrics.get("train_seconds")),
             _bytes(r.metrics.get("model_size_bytes")),
