@@ -41,9 +41,11 @@ __all__ = [
     "UNKNOWN_SOURCE",
     "ScoreStats",
     "article_summary",
+    "confusion_of",
     "default_attributor",
     "default_cleaner",
     "default_segmenter",
+    "empty_article_rows",
     "record_columns",
     "score_articles",
     "score_sentences",
@@ -267,47 +269,40 @@ def score_articles(
     stats = stats if stats is not None else ScoreStats()
     labels = _labels_of(model)
     pending: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    try:
-        for pos, obj in enumerate(articles, 1):
-            t0 = time.perf_counter()
-            article = _as_article(obj, pos)
-            text, cut = truncate_text(article.text, max_article_chars)
-            if cut:
-                stats.truncated_articles += 1
-                article = Article(**{**article.to_dict(), "text": text})
-            sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
-            stats.articles += 1
-            stats.removed_lines.update(removed)
-            if not sents:
-                stats.empty_articles += 1
-            for s in sents:
-                stext, scut = truncate_text(s.text, max_sentence_chars)
-                stats.truncated_sentences += scut
-                pending.append({
-                    "article_id": s.article_id,
-                    "sentence_id": s.sentence_id,
-                    "source": s.source,
-                    "text": stext,
-                    "attributed": bool(s.attributed),
-                    "speaker_side": s.speaker_side,
-                })
-            if len(pending) >= batch_size:
-                done = _emit(model, pending, labels)
-                pending = []
-                stats.sentences += len(done)
-                stats.seconds += time.perf_counter() - t0
-                yield from done
-            else:
-                stats.seconds += time.perf_counter() - t0
+    for pos, obj in enumerate(articles, 1):
         t0 = time.perf_counter()
-        done = _emit(model, pending, labels)
-        pending = []
-        stats.sentences += len(done)
+        article = _as_article(obj, pos)
+        text, cut = truncate_text(article.text, max_article_chars)
+        if cut:
+            stats.truncated_articles += 1
+            article = Article(**{**article.to_dict(), "text": text})
+        sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
+        stats.articles += 1
+        stats.removed_lines.update(removed)
+        if not sents:
+            stats.empty_articles += 1
+        for s in sents:
+            stext, scut = truncate_text(s.text, max_sentence_chars)
+            stats.truncated_sentences += scut
+            pending.append({
+                "article_id": s.article_id,
+                "sentence_id": s.sentence_id,
+                "source": s.source,
+                "text": stext,
+                "attributed": bool(s.attributed),
+                "speaker_side": s.speaker_side,
+            })
+        done: list[dict[str, Any]] = []
+        if len(pending) >= batch_size:
+            done, pending = _emit(model, pending, labels), []
+            stats.sentences += len(done)
         stats.seconds += time.perf_counter() - t0
         yield from done
-    finally:
-        pending.clear()
+    t0 = time.perf_counter()
+    done = _emit(model, pending, labels)
+    stats.sentences += len(done)
+    stats.seconds += time.perf_counter() - t0
+    yield from done
 
 
 def score_sentences(
@@ -348,14 +343,12 @@ def score_sentences(
             "attributed": bool(a and a.attributed),
             "speaker_side": a.speaker_side if a else None,
         })
+        done: list[dict[str, Any]] = []
         if len(pending) >= batch_size:
-            done = _emit(model, pending, labels)
-            pending = []
+            done, pending = _emit(model, pending, labels), []
             stats.sentences += len(done)
-            stats.seconds += time.perf_counter() - t0
-            yield from done
-        else:
-            stats.seconds += time.perf_counter() - t0
+        stats.seconds += time.perf_counter() - t0
+        yield from done
     t0 = time.perf_counter()
     done = _emit(model, pending, labels)
     stats.sentences += len(done)

@@ -1,0 +1,414 @@
+"""Benchmark batch scoring: sentences/second and peak RSS per method, on the same sentences.
+
+    python scripts/bench_score.py --model-tfidf RUN_TFIDF/model --model-transformer RUN_TR/model
+    python scripts/bench_score.py --model-transformer RUN_TR/model --rss-100k
+
+Sentences: the bundled sample (data/sample/synthetic/articles.jsonl and the seed articles),
+cleaned and split with the package's default cleaner and segmenter, cycled in order until
+``--n`` sentences (the sample has about 1,080; the table says how many are distinct).
+
+Methods (each measured in its own fresh Python process, so that the peak RSS reported -
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of that process - belongs to that method only;
+throughput is the best of ``--repeats`` timed passes after one warm-up pass on 64 sentences):
+
+* ``sklearn``: a plain scikit-learn ``Pipeline.predict`` reference, built with
+  ``TfidfClassifier.sklearn_pipeline()`` and fitted on the TF-IDF model's training split;
+* ``tfidf-plain``: ``TfidfClassifier.predict_proba`` without the scoring accelerations;
+* ``tfidf``: ``stance-score --level sentence --no-attribution``'s code path
+  (``accelerate`` -> ``FastTfidf`` -> ``score_sentences``);
+* ``tfidf+attr``: the same with reported-speech attribution (the CLI default);
+* ``hf-pipeline``: ``transformers.pipeline("text-classification")`` on the saved weights with
+  default settings (the reference for the transformer rows);
+* ``fp32``: the transformer through ``stance-score``'s code path (``score_sentences`` on the
+  loaded ``TransformerClassifier``: length-sorted batches, inference mode);
+* ``onnx-int8`` / ``bf16``: the fast paths (``--fast``), with label agreement against fp32 on
+  the sample's test split and on the benchmark sentences.
+
+It also measures this machine's fp32 matmul throughput (torch, 2048x2048 matrices, same
+thread count) and prints the fraction of it achieved by each transformer path, with
+FLOPs per sentence = 2 x (parameters outside the embedding tables) x tokens + the attention
+products 4 x layers x hidden x tokens^2, averaged over the benchmark sentences' token counts
+(unpadded, after truncation) - i.e. the useful work, not the work spent on padding.
+
+``--rss-100k`` instead scores 100,000 sentences through the streaming writer
+(``score_to_file``) with the fast path (ONNX int8 when a transformer is given, else TF-IDF)
+and prints the peak RSS (takes a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULT = "BENCH_RESULT "
+
+
+# --------------------------------------------------------------------------- data
+
+
+def sample_sentences() -> list[str]:
+    """Body sentences of the bundled sample, split with the package's cleaner/segmenter."""
+    from stance.data.build import sentences_of
+    from stance.data.readers import read_directory, read_table
+    from stance.resources import sample_dir
+    from stance.scoring.score import default_cleaner, default_segmenter
+
+    root = sample_dir()
+    articles = read_table(root / "synthetic" / "articles.jsonl").articles
+    articles += read_directory(root / "seeds", manifest=root / "seeds" / "manifest.jsonl").articles
+    cleaner, segmenter = default_cleaner(), default_segmenter()
+    return [s.text for a in articles for s in sentences_of(a, cleaner, segmenter, None)[0]]
+
+
+def test_split_texts(model_dir: Path) -> list[str]:
+    """The test split of the dataset the model was trained on (RUN_DIR/dataset)."""
+    import pandas as pd
+
+    path = model_dir.parent / "dataset" / "sentences.parquet"
+    if not path.is_file():
+        return []
+    df = pd.read_parquet(path)
+    df = df[(df["split"] == "test") & df["label"].notna() & df["duplicate_of"].isna()]
+    return df["text"].tolist()
+
+
+def train_split(model_dir: Path) -> tuple[list[str], list[str]]:
+    import pandas as pd
+
+    path = model_dir.parent / "dataset" / "sentences.parquet"
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: give a model saved by stance-train (RUN_DIR/model)")
+    df = pd.read_parquet(path)
+    df = df[(df["split"] == "train") & df["label"].notna() & df["duplicate_of"].isna()]
+    return df["text"].tolist(), df["label"].tolist()
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _time_it(fn: Any, texts: list[str], repeats: int) -> dict[str, Any]:
+    fn(texts[:64])  # warm-up (allocations, one-off initialisation)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(texts)
+        rates.append(len(texts) / (time.perf_counter() - t0))
+    return {"sent_per_s": max(rates), "sent_per_s_median": statistics.median(rates), "all": rates}
+
+
+def _flops_per_sentence(model: Any, texts: list[str]) -> dict[str, Any]:
+    from stance.scoring.fast import hf_parts
+
+    parts = hf_parts(model)
+    net, tok = parts["model"], parts["tokenizer"]
+    embed = sum(p.numel() for n, p in net.named_parameters() if "embeddings" in n)
+    total = sum(p.numel() for p in net.parameters())
+    lengths = [len(x) for x in tok(texts, truncation=True, max_length=parts["max_length"])["input_ids"]]
+    cfg = net.config
+    layers, hidden = int(cfg.num_hidden_layers), int(cfg.hidden_size)
+    mean_l = statistics.fmean(lengths)
+    mean_l2 = statistics.fmean(n * n for n in lengths)
+    flops = 2 * (total - embed) * mean_l + 4 * layers * hidden * mean_l2
+    return {"flops_per_sentence": flops, "params": total, "params_non_embedding": total - embed,
+            "mean_tokens": mean_l}
+
+
+def worker(method: str, args: argparse.Namespace) -> dict[str, Any]:
+    texts: list[str] = json.loads(Path(args.texts_file).read_text())
+    threads = args.threads
+    out: dict[str, Any] = {"method": method}
+    if method in ("matmul",) or method not in ("sklearn", "tfidf-plain", "tfidf", "tfidf+attr"):
+        import torch
+
+        torch.set_num_threads(threads)
+    if method == "matmul":
+        import torch
+
+        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+        for _ in range(3):
+            a @ b
+        best = 0.0
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(10):
+                a @ b
+            best = max(best, 10 * 2 * 2048**3 / (time.perf_counter() - t0))
+        out["gflops"] = best / 1e9
+    elif method == "sklearn":
+        import stance
+
+        model = stance.load_model(args.model_tfidf)
+        x, y = train_split(Path(args.model_tfidf))
+        pipe = model.sklearn_pipeline().fit(x, y)
+        out.update(_time_it(pipe.predict, texts, args.repeats))
+    elif method == "tfidf-plain":
+        import stance
+
+        model = stance.load_model(args.model_tfidf)
+        out.update(_time_it(model.predict_proba, texts, args.repeats))
+    elif method in ("tfidf", "tfidf+attr"):
+        import stance
+        from stance.scoring.fast import accelerate
+        from stance.scoring.score import score_sentences
+
+        model = stance.load_model(args.model_tfidf)
+        attributor = None if method == "tfidf+attr" else False
+
+        def run(ts: list[str]) -> None:
+            predictor = accelerate(model)  # fresh word cache for every timed pass
+            recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
+            for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=attributor):
+                pass
+
+        out.update(_time_it(run, texts, args.repeats))
+    elif method == "hf-pipeline":
+        from transformers import logging as hf_logging
+        from transformers import pipeline
+
+        hf_logging.set_verbosity_error()
+        weights = str(Path(args.model_transformer) / "weights")
+        pipe = pipeline("text-classification", model=weights, tokenizer=weights)
+        out.update(_time_it(lambda ts: pipe(ts), texts, args.repeats))
+    elif method in ("fp32", "onnx-int8", "bf16"):
+        import stance
+        from stance.scoring.fast import accelerate, parity
+        from stance.scoring.score import score_sentences
+
+        model = stance.load_model(args.model_transformer)
+        if hasattr(model, "progress"):
+            model.progress = False
+        t0 = time.perf_counter()
+        predictor = accelerate(model, "none" if method == "fp32" else method, threads=threads,
+                               cache_dir=args.cache_dir)
+        out["setup_s"] = time.perf_counter() - t0
+
+        def run(ts: list[str]) -> None:
+            recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
+            for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=False):
+                pass
+
+        out.update(_time_it(run, texts, args.repeats))
+        out.update(_flops_per_sentence(model, texts))
+        if method != "fp32":
+            out["fallback_share"] = predictor.n_fallback / max(predictor.n_scored, 1)
+            test = test_split_texts(Path(args.model_transformer))
+            pure = accelerate(model, method, threads=threads, cache_dir=args.cache_dir, fallback_margin=0)
+            for name, pred in (("", predictor), ("_no_fallback", pure)):
+                if test:
+                    out[f"parity_test_split{name}"] = parity(model, pred, test)
+                out[f"parity_bench{name}"] = parity(model, pred, texts)
+    else:
+        raise SystemExit(f"unknown method {method}")
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def rss_100k(args: argparse.Namespace) -> dict[str, Any]:
+    """Score 100,000 sentences through the streaming writer; peak RSS of this process."""
+    import stance
+    from stance.scoring.fast import accelerate
+    from stance.scoring.writer import score_to_file
+
+    texts: list[str] = json.loads(Path(args.texts_file).read_text())
+    if args.model_transformer:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        model_dir, fast = args.model_transformer, args.rss_fast
+    else:
+        model_dir, fast = args.model_tfidf, "none"
+    model = stance.load_model(model_dir)
+    if hasattr(model, "progress"):
+        model.progress = False
+    predictor = accelerate(model, fast, threads=args.threads, cache_dir=args.cache_dir)
+    n = args.rss_n
+    records = ({"id": f"s{i}", "text": t, "source": f"src{i % 7}", "article_id": f"a{i // 20}"}
+               for i, t in zip(range(n), itertools.cycle(texts)))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "scores.parquet"
+        t0 = time.perf_counter()
+        run = score_to_file(model, records, out, predictor=predictor, level="sentence",
+                            chunk_size=2000, batch_size=args.batch_size, model_dir=model_dir, fast=fast,
+                            attributor=None)
+        wall = time.perf_counter() - t0
+        size = out.stat().st_size
+    return {"method": f"rss-100k ({model.kind}, fast={fast})", "sentences": run.totals["sentences"],
+            "wall_s": wall, "sent_per_s": n / wall, "output_mb": size / 2**20,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+def child(method: str, args: argparse.Namespace, texts_file: str) -> dict[str, Any]:
+    tfidf = method in ("sklearn", "tfidf-plain", "tfidf", "tfidf+attr")
+    cmd = [sys.executable, __file__, "--worker", method, "--texts-file", texts_file,
+           "--threads", str(args.threads), "--repeats", str(args.repeats_tfidf if tfidf else args.repeats),
+           "--batch-size", str(args.batch_size), "--rss-n", str(args.rss_n), "--rss-fast", args.rss_fast]
+    for opt in ("model_tfidf", "model_transformer", "cache_dir"):
+        if getattr(args, opt):
+            cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        return {"method": method, "error": f"exit {proc.returncode}"}
+    return json.loads(lines[-1][len(RESULT):])
+
+
+def _fmt(x: Any, spec: str = ".0f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_table(results: list[dict[str, Any]], gflops: float | None, info: dict[str, Any]) -> None:
+    by = {r["method"]: r for r in results}
+    hf = by.get("hf-pipeline", {}).get("sent_per_s")
+    sk = by.get("sklearn", {}).get("sent_per_s")
+    names = {
+        "sklearn": "sklearn Pipeline.predict (reference)",
+        "tfidf-plain": "TfidfClassifier.predict_proba (plain)",
+        "tfidf": "tfidf: stance-score path (no attribution)",
+        "tfidf+attr": "tfidf: stance-score path + attribution",
+        "hf-pipeline": "HF pipeline, defaults (reference)",
+        "fp32": "transformer fp32: stance-score path",
+        "onnx-int8": "transformer --fast onnx-int8",
+        "bf16": "transformer --fast bf16",
+    }
+    head = f"{'method':44s} {'sent/s':>8s} {'median':>8s} {'peak RSS MB':>12s} {'x HF pipe':>10s} " \
+           f"{'x sklearn':>10s} {'% matmul':>9s}"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        m = r["method"]
+        if m == "matmul":
+            continue
+        if "error" in r:
+            print(f"{names.get(m, m):44s} ERROR {r['error']}")
+            continue
+        rate = r["sent_per_s"]
+        frac = None
+        if gflops and r.get("flops_per_sentence"):
+            frac = 100 * rate * r["flops_per_sentence"] / (gflops * 1e9)
+        vs_hf = rate / hf if hf and m in ("hf-pipeline", "fp32", "onnx-int8", "bf16") else None
+        vs_sk = rate / sk if sk and m in ("sklearn", "tfidf-plain", "tfidf", "tfidf+attr") else None
+        print(f"{names.get(m, m):44s} {rate:8.0f} {r['sent_per_s_median']:8.0f} {r['peak_rss_mb']:12.0f} "
+              f"{_fmt(vs_hf, '10.2f'):>10s} {_fmt(vs_sk, '10.2f'):>10s} {_fmt(frac, '8.1f'):>9s}")
+    print()
+    if gflops:
+        print(f"fp32 matmul (torch, 2048x2048, {info['threads']} threads): {gflops:.1f} GFLOP/s")
+    for r in results:
+        if r.get("flops_per_sentence") and r["method"] == "fp32":
+            print(f"FLOPs/sentence: 2 x {r['params_non_embedding']:,} non-embedding parameters x "
+                  f"{r['mean_tokens']:.1f} mean tokens + attention 4*L*d*n^2 = "
+                  f"{r['flops_per_sentence'] / 1e9:.3f} GFLOP")
+    for r in results:
+        if r["method"] in ("onnx-int8", "bf16") and "error" not in r:
+            print(f"{r['method']}: setup {r['setup_s']:.1f}s (export/cast; cached exports load in "
+                  f"seconds); {r['fallback_share']:.1%} of sentences re-scored with fp32 (top-2 margin "
+                  "below the fallback margin)")
+            for name, what in (("", "with fp32 fallback (default)"), ("_no_fallback", "pure, no fallback")):
+                p, q = r.get(f"parity_test_split{name}"), r[f"parity_bench{name}"]
+                msg = f"    label agreement with fp32, {what}: "
+                if p:
+                    msg += (f"{p['agreement']:.2%} on the sample test split (n={p['n']}, max |dp| "
+                            f"{p['max_abs_proba_diff']:.3f}), ")
+                msg += f"{q['agreement']:.2%} on the benchmark sentences (max |dp| {q['max_abs_proba_diff']:.3f})"
+                print(msg)
+    print(f"sentences: {info['n']} ({info['distinct']} distinct sample sentences cycled in order); "
+          f"best of {info['repeats']} passes (TF-IDF rows: {info['repeats_tfidf']}); --batch-size {info['batch_size']}; threads {info['threads']}")
+    print(f"machine: {info['cpu']}, {info['cores']} cores; load average before {info['load_before']}, "
+          f"after {info['load_after']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model-tfidf", default=None)
+    ap.add_argument("--model-transformer", default=None)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes per transformer method")
+    ap.add_argument("--repeats-tfidf", type=int, default=7, help="timed passes per TF-IDF method")
+    ap.add_argument("--batch-size", type=int, default=1024,
+                    help="sentences per model call in the stance paths (the CLI default)")
+    ap.add_argument("--methods", default=None, help="comma-separated subset of the methods")
+    ap.add_argument("--no-bf16", action="store_true", help="skip the bf16 row")
+    ap.add_argument("--cache-dir", default=None, help="ONNX export cache (default ~/.cache/stance/onnx)")
+    ap.add_argument("--rss-100k", action="store_true", help="score 100,000 sentences through the writer")
+    ap.add_argument("--rss-n", type=int, default=100_000)
+    ap.add_argument("--rss-fast", default="onnx-int8", choices=("none", "onnx-int8", "bf16"))
+    ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--texts-file", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.worker:
+        res = rss_100k(args) if args.worker == "rss-100k" else worker(args.worker, args)
+        print(RESULT + json.dumps(res))
+        return
+    if not (args.model_tfidf or args.model_transformer):
+        ap.error("give --model-tfidf and/or --model-transformer")
+
+    sys.path.insert(0, str(REPO))
+    sents = sample_sentences()
+    texts = list(itertools.islice(itertools.cycle(sents), max(args.n, 1)))
+    info = {"n": len(texts), "distinct": len(set(texts)), "repeats": args.repeats,
+            "repeats_tfidf": args.repeats_tfidf, "threads": args.threads,
+            "batch_size": args.batch_size, "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu"] = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(texts if not args.rss_100k else sents, fh)
+        texts_file = fh.name
+    try:
+        if args.rss_100k:
+            r = child("rss-100k", args, texts_file)
+            print(json.dumps(r, indent=2))
+            if "peak_rss_mb" in r:
+                print(f"{r['method']}: {r['sentences']} sentences in {r['wall_s']:.0f}s "
+                      f"({r['sent_per_s']:.0f} sent/s), peak RSS {r['peak_rss_mb']:.0f} MB")
+            return
+        methods = []
+        if args.model_tfidf:
+            methods += ["sklearn", "tfidf-plain", "tfidf", "tfidf+attr"]
+        if args.model_transformer:
+            methods += ["matmul", "hf-pipeline", "fp32", "onnx-int8"] + ([] if args.no_bf16 else ["bf16"])
+        if args.methods:
+            keep = set(args.methods.split(","))
+            methods = [m for m in methods if m in keep or m == "matmul"]
+        results = []
+        for m in methods:
+            print(f"... {m}", file=sys.stderr, flush=True)
+            results.append(child(m, args, texts_file))
+        info["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        gflops = next((r.get("gflops") for r in results if r["method"] == "matmul"), None)
+        print_table(results, gflops, info)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
+    finally:
+        os.unlink(texts_file)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""``stance-score``: label every sentence of new articles with a saved classifier.
+
+Examples::
+
+    stance-score --model outputs/run/model --input articles.jsonl --output scores.parquet
+    stance-score --model RUN/model --input sentences.csv --level sentence --output s.jsonl
+    stance-score --model RUN/model --input corpus/ --output scores.jsonl \\
+        --fast onnx-int8 --threads 2 --parity-check RUN/dataset
+
+Writes the sentence records to ``--output`` (JSONL or Parquet by extension), plus
+``<stem>.articles.<ext>`` (per-article counts and slant), ``<stem>.sources.csv`` (per-source
+bias metrics) and ``<stem>.run.json`` beside it. An interrupted run resumes where it stopped
+when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stance.cli.common import console, exit_on_user_error
+from stance.errors import InputError, StanceError
+
+PARITY_MIN = 0.99
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stance-score",
+        description="Score new articles (or sentences) with a saved stance classifier.",
+    )
+    p.add_argument("--model", required=True, help="saved model directory (RUN_DIR/model)")
+    p.add_argument("--input", required=True,
+                   help="articles: a directory of .txt/.md/.html files or a JSONL/CSV/Parquet table "
+                        "(id, text, source); sentences (--level sentence): a table with id, text "
+                        "and optional source, article_id")
+    p.add_argument("--output", required=True, help="output file: .jsonl or .parquet")
+    p.add_argument("--level", choices=("article", "sentence"), default="article",
+                   help="article: clean and split articles into sentences; sentence: score the "
+                        "input records as they are (default: article)")
+    p.add_argument("--format", choices=("auto", "jsonl", "parquet"), default="auto",
+                   help="output format (default: from the --output extension)")
+    p.add_argument("--batch-size", type=int, default=1024,
+                   help="sentences per model call; transformers sort each call by length, so "
+                        "larger calls mean less padding (default 1024)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch / onnxruntime (default: library default)")
+    p.add_argument("--fast", choices=("none", "onnx-int8", "bf16"), default="none",
+                   help="transformer fast path: onnx-int8 (ONNX, per-channel int8) or bf16 (default none)")
+    p.add_argument("--fallback-margin", type=float, default=None,
+                   help="with --fast: re-score with fp32 the sentences whose top-1 minus top-2 "
+                        "probability is below this (default 0.2 for onnx-int8, 0.05 for bf16; 0 = never)")
+    p.add_argument("--parity-check", metavar="DATASET_OR_SENTENCES_FILE", default=None,
+                   help="before scoring, compare the fast path with fp32 on a stance-build dataset "
+                        "folder (its test split) or a sentences file; stop if label agreement < "
+                        "--parity-min")
+    p.add_argument("--parity-min", type=float, default=PARITY_MIN,
+                   help=f"minimum label agreement for --parity-check (default {PARITY_MIN})")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (also one written by another model)")
+    p.add_argument("--chunk-articles", type=int, default=100,
+                   help="articles per committed chunk: what an interruption can lose and what "
+                        "memory holds (default 100; at --level sentence 20 times as many sentences)")
+    p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                   help="bad input records: skip and report them (default) or stop at the first")
+    p.add_argument("--default-source", default=None,
+                   help="source for input records without one (default: such records are skipped)")
+    p.add_argument("--manifest", default=None,
+                   help="for a directory input: CSV/JSONL listing file, id, source, title, date")
+    p.add_argument("--no-attribution", action="store_true",
+                   help="skip reported-speech attribution (attributed=False, no speaker_side)")
+    p.add_argument("--max-sentence-chars", type=int, default=2000,
+                   help="longer sentences are truncated (and counted) before scoring")
+    p.add_argument("--max-article-chars", type=int, default=200_000,
+                   help="longer articles are truncated (and counted) before cleaning")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _sentence_items(path: Path, on_error: str, result: Any, default_source: str | None) -> Iterator[dict]:
+    """Sentence records (id, text, source, article_id) from a table, bad ones reported."""
+    from stance.data.readers import Skipped, iter_table
+
+    for line, rec in iter_table(path, ("text",), on_error, result):  # type: ignore[arg-type]
+        sid = rec.get("id", rec.get("sentence_id"))
+        if sid is None or str(sid).strip() == "":
+            err = InputError("required field missing or empty", path=path, line=line, field="id",
+                             hint="every sentence record needs id and text")
+            if on_error == "raise":
+                raise err
+            result.skipped.append(Skipped(f"{path}:{line}", f"missing id: {err}"))
+            continue
+        src = rec.get("source")
+        yield {
+            "id": str(sid).strip(),
+            "text": str(rec["text"]),
+            "source": src if src not in (None, "") else default_source,
+            "article_id": rec.get("article_id"),
+        }
+
+
+def _parity_texts(path: Path) -> list[str]:
+    """Test-split sentences of a stance-build dataset (or run) folder, or a file's ``text`` column."""
+    import pandas as pd
+
+    from stance.data.readers import ReadResult, iter_table
+
+    if path.is_dir():
+        for cand in (path / "sentences.parquet", path / "dataset" / "sentences.parquet"):
+            if cand.is_file():
+                df = pd.read_parquet(cand, columns=None)
+                if "split" in df and (df["split"] == "test").any():
+                    df = df[df["split"] == "test"]
+                if "duplicate_of" in df:
+                    df = df[df["duplicate_of"].isna()]
+                return df["text"].astype(str).tolist()
+        raise InputError("not a stance-build dataset folder (no sentences.parquet)", path=path,
+                         hint="give the dataset/ folder of a build or training run, or a sentences file")
+    return [str(r["text"]) for _, r in iter_table(path, ("text",), "skip", ReadResult())]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run(args: argparse.Namespace) -> int:
+    import stance
+    from stance.data.readers import ReadResult, read_corpus
+    from stance.scoring.fast import accelerate, parity
+    from stance.scoring.score import ScoreStats
+    from stance.scoring.writer import output_format, score_to_file
+
+    for name in ("batch_size", "chunk_articles", "max_sentence_chars", "max_article_chars"):
+        if getattr(args, name) < 1:
+            raise StanceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.threads is not None and args.threads < 1:
+        raise StanceError(f"--threads must be >= 1, got {args.threads}")
+    output_format(args.output, args.format)  # fail early on a bad extension
+    inp = Path(args.input)
+    if not inp.exists():
+        raise InputError("input does not exist", path=inp, hint="check --input")
+
+    model = stance.load_model(args.model)
+    if hasattr(model, "progress"):
+        model.progress = False  # stance-score shows its own progress bar
+    if args.threads and (getattr(model, "kind", None) == "transformer" or "torch" in sys.modules):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    t_setup = time.perf_counter()
+    predictor = accelerate(model, args.fast, threads=args.threads, fallback_margin=args.fallback_margin)
+    setup = time.perf_counter() - t_setup
+    console.print(f"model: {getattr(model, 'kind', '?')} from {args.model}"
+                  + (f", fast path {args.fast} (ready in {setup:.1f}s)" if args.fast != "none" else ""))
+    if args.parity_check:
+        texts = _parity_texts(Path(args.parity_check))
+        if not texts:
+            raise InputError("no sentences to compare", path=args.parity_check)
+        res = parity(model, predictor, texts)
+        console.print(f"parity ({args.fast} vs fp32) on {res['n']} sentences: label agreement "
+                      f"{res['agreement']:.4f}, max |proba diff| {res['max_abs_proba_diff']:.4f}")
+        if hasattr(predictor, "n_scored"):
+            predictor.n_scored = predictor.n_fallback = 0  # count the scoring run only
+        if res["agreement"] < args.parity_min:
+            raise StanceError(
+                f"the {args.fast} path agrees with fp32 on only {res['agreement']:.2%} of labels "
+                f"(< {args.parity_min:.0%}); score with --fast none"
+            )
+
+    read = ReadResult()
+    if args.level == "article":
+        read = read_corpus(inp, manifest=args.manifest, default_source=args.default_source,
+                           on_error=args.on_error)
+        items: Any = read.articles
+        total = len(read.articles)
+        chunk = args.chunk_articles
+        unit = "article"
+    else:
+        items = _sentence_items(inp, args.on_error, read, args.default_source)
+        total = None
+        chunk = args.chunk_articles * 20
+        unit = "sent"
+    # reader skips and scoring skips (duplicate ids) share one list
+    stats = ScoreStats(skipped=read.skipped, decoded_with_fallback=read.decoded_with_fallback)
+
+    bar = None
+    if not args.no_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit=unit, desc="scoring", dynamic_ncols=True, file=sys.stderr)
+    last = [0.0]
+
+    def on_item(st: ScoreStats) -> None:
+        if bar is None:
+            return
+        bar.update(1)
+        now = time.perf_counter()
+        if now - last[0] > 0.5 and st.seconds > 0:
+            last[0] = now
+            bar.set_postfix_str(f"{st.sentences_per_second:.0f} sent/s, {st.sentences} sentences")
+
+    t0 = time.perf_counter()
+    try:
+        result = score_to_file(
+            model, items, args.output, predictor=predictor, level=args.level, fmt=args.format,
+            chunk_size=chunk, overwrite=args.overwrite, batch_size=args.batch_size,
+            model_dir=args.model, fast=args.fast, stats=stats, on_item=on_item,
+            attributor=False if args.no_attribution else None,
+            max_sentence_chars=args.max_sentence_chars, max_article_chars=args.max_article_chars,
+            run_info={"input": str(Path(inp).resolve())},
+        )
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        console.print(f"[yellow]interrupted[/yellow] after {stats.articles or stats.sentences} new "
+                      f"{unit}s; completed chunks are kept: run the same command again to resume")
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    stats.decoded_with_fallback = read.decoded_with_fallback
+    _print_summary(result, stats, wall, args)
+    if getattr(predictor, "n_scored", 0):
+        console.print(f"fast path: {predictor.n_fallback} of {predictor.n_scored} sentences "
+                      f"({predictor.n_fallback / predictor.n_scored:.1%}) re-scored with fp32 "
+                      f"(top-2 margin < {predictor.fallback_margin})")
+    return 0
+
+
+def _print_summary(result: Any, stats: Any, wall: float, args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    t = Table(title="stance-score summary", show_header=False)
+    if args.level == "article":
+        t.add_row("articles scored", str(stats.articles))
+        t.add_row("articles without sentences", str(stats.empty_articles))
+    t.add_row("sentences scored", str(stats.sentences))
+    t.add_row("already in the output", str(result.already_done))
+    t.add_row("skipped records", str(len(stats.skipped)) + (
+        " (" + ", ".join(f"{k}={v}" for k, v in sorted(stats.skip_counts().items())) + ")"
+        if stats.skipped else ""))
+    t.add_row("truncated articles / sentences", f"{stats.truncated_articles} / {stats.truncated_sentences}")
+    if stats.decoded_with_fallback:
+        t.add_row("files decoded with cp1252 fallback", str(stats.decoded_with_fallback))
+    rate = stats.sentences / stats.seconds if stats.seconds > 0 else float("nan")
+    t.add_row("speed", f"{rate:.1f} sentences/s scoring, {wall:.1f}s wall")
+    t.add_row("output sentences (total)", str(result.totals.get("sentences", "?")))
+    for key in ("records", "articles", "sources"):
+        t.add_row(key, str(result.paths[key]))
+    console.print(t)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if stats.truncated_articles or stats.truncated_sentences:
+        console.print(f"[yellow]warning:[/yellow] truncated {stats.truncated_articles} article(s) "
+                      f"> {args.max_article_chars} chars and {stats.truncated_sentences} sentence(s) "
+                      f"> {args.max_sentence_chars} chars")
+    if stats.skipped:
+        console.print(f"[yellow]warning:[/yellow] {len(stats.skipped)} record(s) skipped:")
+        for sk in stats.skipped[:10]:
+            console.print(f"  {sk.where}: {sk.reason}")
+        if len(stats.skipped) > 10:
+            console.print(f"  ... and {len(stats.skipped) - 10} more (listed in {result.paths['run'].name})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = build_parser().parse_args(argv)
+    with exit_on_user_error():
+        code = run(args)
+    if code:
+        sys.exit(code)

@@ -1,0 +1,23 @@
+"""Batch scoring of new articles: sentence records, summaries, resumable output, fast paths.
+
+* :mod:`stance.scoring.score` - ``score_articles`` / ``score_sentences`` (pure pipeline) and
+  the per-article / per-source summaries;
+* :mod:`stance.scoring.writer` - chunked, resumable JSONL/Parquet output (``score_to_file``);
+* :mod:`stance.scoring.fast` - feature-identical fast TF-IDF, ONNX int8 / bf16 transformer.
+"""
+
+from stance.scoring.score import (
+    ScoreStats,
+    article_summary,
+    score_articles,
+    score_sentences,
+    source_summary,
+)
+
+__all__ = [
+    "ScoreStats",
+    "article_summary",
+    "score_articles",
+    "score_sentences",
+    "source_summary",
+]
