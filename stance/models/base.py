@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from stance.errors import InputError, ModelError
+from stance.jsonio import to_jsonable
 from stance.labels import LABELS
 
 MANIFEST = "manifest.json"
@@ -112,9 +113,9 @@ class StanceClassifier(ABC):
             "kind": self.kind,
             "labels": [str(c) for c in self.classes_],
             "package_version": stance.__version__,
-            "params": _jsonable(self.get_params()),
-            "metadata": _jsonable(self.metadata_),
-            **(_jsonable(dict(extra)) if extra else {}),
+            "params": to_jsonable(self.get_params()),
+            "metadata": to_jsonable(self.metadata_),
+            **(to_jsonable(dict(extra)) if extra else {}),
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         return out
@@ -175,17 +176,3 @@ def _version_tuple(v: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in part if ch.isdigit())
         out.append(int(digits or 0))
     return tuple(out)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

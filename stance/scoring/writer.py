@@ -37,6 +37,7 @@ import pandas as pd
 import stance
 from stance.data.readers import Skipped
 from stance.errors import ConfigError, InputError
+from stance.jsonio import to_jsonable
 from stance.scoring.score import (
     UNKNOWN_SOURCE,
     ScoreStats,
@@ -112,10 +113,10 @@ def model_fingerprint(
         manifest = {
             "kind": getattr(model, "kind", type(model).__name__),
             "labels": [str(c) for c in model.classes_],
-            "params": _jsonable(model.get_params()) if hasattr(model, "get_params") else None,
-            "metadata": _jsonable(getattr(model, "metadata_", None)),
+            "params": to_jsonable(model.get_params()) if hasattr(model, "get_params") else None,
+            "metadata": to_jsonable(getattr(model, "metadata_", None)),
         }
-    blob = json.dumps(_jsonable(manifest), sort_keys=True, ensure_ascii=False, default=str)
+    blob = json.dumps(to_jsonable(manifest), sort_keys=True, ensure_ascii=False, default=str)
     return {
         "kind": manifest.get("kind"),
         "data_fingerprint": manifest.get("data_fingerprint"),
@@ -124,20 +125,6 @@ def model_fingerprint(
         "level": level,
         "path": str(Path(model_dir).resolve()) if model_dir is not None else None,
     }
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def _same_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -562,7 +549,7 @@ class ScoreWriter:
             "totals": totals,
             "prevalence_corrected": confusion is not None and table is not None,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **_jsonable(dict(run_info or {})),
+            **to_jsonable(dict(run_info or {})),
         }
         _write_text_atomic(self.paths["run"], json.dumps(run, indent=2, ensure_ascii=False, default=str))
         shutil.rmtree(self.parts_dir, ignore_errors=True)

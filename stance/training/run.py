@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from stance.data.build import BuildResult, write_dataset
 from stance.data.from_config import build_from_config
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
+from stance.jsonio import write_json
 from stance.labels import LABELS
 from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
@@ -44,13 +44,6 @@ class TrainerSettings:
     save_predictions: bool = True
     min_sentences: int = 30
     min_articles: int = 3
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, path)
 
 
 def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
