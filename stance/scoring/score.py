@@ -267,42 +267,32 @@ def score_articles(
     segmenter = segmenter or default_segmenter()
     att = default_attributor() if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
-    labels = _labels_of(model)
-    pending: list[dict[str, Any]] = []
-    for pos, obj in enumerate(articles, 1):
-        t0 = time.perf_counter()
-        article = _as_article(obj, pos)
-        text, cut = truncate_text(article.text, max_article_chars)
-        if cut:
-            stats.truncated_articles += 1
-            article = Article(**{**article.to_dict(), "text": text})
-        sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
-        stats.articles += 1
-        stats.removed_lines.update(removed)
-        if not sents:
-            stats.empty_articles += 1
-        for s in sents:
-            stext, scut = truncate_text(s.text, max_sentence_chars)
-            stats.truncated_sentences += scut
-            pending.append({
-                "article_id": s.article_id,
-                "sentence_id": s.sentence_id,
-                "source": s.source,
-                "text": stext,
-                "attributed": bool(s.attributed),
-                "speaker_side": s.speaker_side,
-            })
-        done: list[dict[str, Any]] = []
-        if len(pending) >= batch_size:
-            done, pending = _emit(model, pending, labels), []
-            stats.sentences += len(done)
-        stats.seconds += time.perf_counter() - t0
-        yield from done
-    t0 = time.perf_counter()
-    done = _emit(model, pending, labels)
-    stats.sentences += len(done)
-    stats.seconds += time.perf_counter() - t0
-    yield from done
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for pos, obj in enumerate(articles, 1):
+            article = _as_article(obj, pos)
+            text, cut = truncate_text(article.text, max_article_chars)
+            if cut:
+                stats.truncated_articles += 1
+                article = Article(**{**article.to_dict(), "text": text})
+            sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
+            stats.articles += 1
+            stats.removed_lines.update(removed)
+            if not sents:
+                stats.empty_articles += 1
+            for s in sents:
+                stext, scut = truncate_text(s.text, max_sentence_chars)
+                stats.truncated_sentences += scut
+                yield {
+                    "article_id": s.article_id,
+                    "sentence_id": s.sentence_id,
+                    "source": s.source,
+                    "text": stext,
+                    "attributed": bool(s.attributed),
+                    "speaker_side": s.speaker_side,
+                }
+
+    yield from _score_stream(model, rows(), batch_size, stats)
 
 
 def score_sentences(
@@ -324,32 +314,45 @@ def score_sentences(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     att = default_attributor() if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for pos, rec in enumerate(records, 1):
+            sid = _clean_str(rec.get("id", rec.get("sentence_id")))
+            text = rec.get("text")
+            if sid is None or not isinstance(text, str):
+                raise InputError(f"sentence record #{pos} needs an id and a text",
+                                 field="id" if sid is None else "text")
+            text, cut = truncate_text(text.strip(), max_sentence_chars)
+            stats.truncated_sentences += cut
+            a = att.attribute(text) if att else None
+            yield {
+                "article_id": _clean_str(rec.get("article_id")),
+                "sentence_id": sid,
+                "source": _clean_str(rec.get("source")) or UNKNOWN_SOURCE,
+                "text": text,
+                "attributed": bool(a and a.attributed),
+                "speaker_side": a.speaker_side if a else None,
+            }
+
+    yield from _score_stream(model, rows(), batch_size, stats)
+
+
+def _score_stream(
+    model: Any, rows: Iterator[dict[str, Any]], batch_size: int, stats: ScoreStats
+) -> Iterator[dict[str, Any]]:
+    """Gather unscored rows into batches of ``batch_size`` across articles and yield the
+    scored records in input order; time spent reading and scoring is added to ``stats``."""
     labels = _labels_of(model)
     pending: list[dict[str, Any]] = []
-    for pos, rec in enumerate(records, 1):
-        t0 = time.perf_counter()
-        sid = _clean_str(rec.get("id", rec.get("sentence_id")))
-        text = rec.get("text")
-        if sid is None or not isinstance(text, str):
-            raise InputError(f"sentence record #{pos} needs an id and a text", field="id" if sid is None else "text")
-        text, cut = truncate_text(text.strip(), max_sentence_chars)
-        stats.truncated_sentences += cut
-        a = att.attribute(text) if att else None
-        pending.append({
-            "article_id": _clean_str(rec.get("article_id")),
-            "sentence_id": sid,
-            "source": _clean_str(rec.get("source")) or UNKNOWN_SOURCE,
-            "text": text,
-            "attributed": bool(a and a.attributed),
-            "speaker_side": a.speaker_side if a else None,
-        })
-        done: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for row in rows:
+        pending.append(row)
         if len(pending) >= batch_size:
             done, pending = _emit(model, pending, labels), []
             stats.sentences += len(done)
-        stats.seconds += time.perf_counter() - t0
-        yield from done
-    t0 = time.perf_counter()
+            stats.seconds += time.perf_counter() - t0
+            yield from done
+            t0 = time.perf_counter()
     done = _emit(model, pending, labels)
     stats.sentences += len(done)
     stats.seconds += time.perf_counter() - t0
