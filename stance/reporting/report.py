@@ -194,12 +194,18 @@ class Section:
 # --------------------------------------------------------------------------- formatting
 
 
-def _num(x: Any, digits: int = 3, signed: bool = False) -> str:
+def _finite(x: Any) -> float | None:
+    """``x`` as a finite float, or None (missing, non-numeric, NaN or infinite)."""
     try:
         v = float(x)
     except (TypeError, ValueError):
-        return "\u2013"
-    if not math.isfinite(v):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _num(x: Any, digits: int = 3, signed: bool = False) -> str:
+    v = _finite(x)
+    if v is None:
         return "\u2013"
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
@@ -219,11 +225,8 @@ def _ci_dict(d: Any, fallback: Any = None) -> str:
 
 
 def _pct(x: Any) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "\u2013"
-    return f"{v:.0%}" if math.isfinite(v) else "\u2013"
+    v = _finite(x)
+    return "\u2013" if v is None else f"{v:.0%}"
 
 
 def _bytes(n: Any) -> str:
@@ -239,21 +242,15 @@ def _bytes(n: Any) -> str:
 
 
 def _seconds(x: Any) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "\u2013"
-    if not math.isfinite(v):
+    v = _finite(x)
+    if v is None:
         return "\u2013"
     return f"{v:.1f} s" if v < 120 else f"{v / 60:.1f} min"
 
 
 def _p(x: Any) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "\u2013"
-    if not math.isfinite(v):
+    v = _finite(x)
+    if v is None:
         return "\u2013"
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
