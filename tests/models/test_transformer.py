@@ -280,3 +280,29 @@ def test_unknown_pooling_is_a_config_error(data: dict) -> None:
 
     with pytest.raises(ConfigError, match="pooling"):
         tiny(pooling="max").fit(data["train_x"][:6], data["train_y"][:6])
+
+
+def test_concurrent_batches_give_the_same_logits(fitted: TransformerClassifier, data: dict) -> None:
+    import torch
+
+    texts = data["val_x"] + [t + " and more words here" for t in data["train_x"][:20]]
+    fitted.eval_batch_size = 5
+    threads = torch.get_num_threads()
+    try:
+        fitted.inference_workers = 1
+        one = fitted.logits(texts)
+        fitted.inference_workers = 3
+        many = fitted.logits(texts)
+    finally:
+        fitted.inference_workers, fitted.eval_batch_size = None, 64
+    assert torch.get_num_threads() == threads  # restored after the concurrent pass
+    np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5)
+    # input order is kept although batches are formed longest-first
+    np.testing.assert_allclose(fitted.logits(texts[::-1])[::-1], one, rtol=1e-4, atol=1e-4)
+
+
+def test_inference_workers_must_be_positive(data: dict) -> None:
+    from stance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="inference_workers"):
+        tiny(inference_workers=0).fit(data["train_x"], data["train_y"])
