@@ -96,6 +96,12 @@ class TransformerClassifier(StanceClassifier):
         pooling: ``cls`` (the encoder's [CLS] pooler, the Hugging Face default head) or ``mean``
             (attention-masked mean of token states, how sentence-embedding encoders such as
             MiniLM were trained; see :mod:`stance.models.pooling`).
+        group_by_length: form training batches from sentences of similar token length
+            (shuffled within chunks of 50 batches, batch order shuffled), so less compute is
+            spent on padding; False = plain shuffled batches.
+        freeze_embeddings: keep the encoder's embedding layer (word, position and type
+            embeddings) fixed; faster optimiser steps, and the pretrained vocabulary geometry is
+            kept for words rare in the training data.
         inference_workers: on CPU, prediction runs this many single-threaded batches at once
             (None = torch's thread count; 1 = one batch at a time on all of torch's threads).
             Several small batches in parallel are faster than one batch on all cores for a
@@ -127,6 +133,8 @@ class TransformerClassifier(StanceClassifier):
         seed: int = 0,
         progress: bool = True,
         pooling: str = "cls",
+        group_by_length: bool = True,
+        freeze_embeddings: bool = False,
         inference_workers: int | None = None,
     ) -> None:
         self.encoder = None if encoder is None else str(encoder)
@@ -150,6 +158,8 @@ class TransformerClassifier(StanceClassifier):
         self.seed = seed
         self.progress = progress
         self.pooling = pooling
+        self.group_by_length = group_by_length
+        self.freeze_embeddings = freeze_embeddings
         self.inference_workers = inference_workers
 
     # ------------------------------------------------------------------ building blocks
@@ -317,6 +327,14 @@ class TransformerClassifier(StanceClassifier):
         self.tokenizer_ = self._load_tokenizer(source, local)
         self._max_len = self._effective_max_length()
         self.temperature_ = 1.0
+        if self.freeze_embeddings:
+            for name, p in self.model_.named_parameters():
+                if ".embeddings." in f".{name}":
+                    p.requires_grad_(False)
+        lengths = (
+            np.array([len(x) for x in self.tokenizer_(texts, truncation=True, max_length=self._max_len)["input_ids"]])
+            if self.group_by_length else None
+        )
 
         y = self.label_index(labels)
         y_t = torch.as_tensor(y, dtype=torch.long)
@@ -346,7 +364,7 @@ class TransformerClassifier(StanceClassifier):
         stale, step, seen, t_train = 0, 0, 0, 0.0
         for epoch in range(1, int(self.epochs) + 1):
             self.model_.train()
-            order = torch.randperm(n, generator=gen).tolist()
+            order = _epoch_order(n, bs, gen, lengths)
             losses: list[float] = []
             t0 = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
@@ -500,6 +518,27 @@ class TransformerClassifier(StanceClassifier):
         self.model_ = model.to(self.device_).eval()
         self._max_len = self._effective_max_length()
         self.temperature_ = float(self.metadata_.get("temperature", 1.0) or 1.0)
+
+
+def _epoch_order(n: int, batch_size: int, gen: torch.Generator, lengths: np.ndarray | None) -> list[int]:
+    """A seeded permutation of ``range(n)``; with ``lengths``, consecutive ``batch_size`` runs
+    hold sentences of similar length (sorted within chunks of 50 batches, batch order shuffled)."""
+    import torch
+
+    order = torch.randperm(n, generator=gen).numpy()
+    if lengths is None:
+        return order.tolist()
+    chunk = 50 * batch_size
+    batches: list[np.ndarray] = []
+    for start in range(0, n, chunk):
+        part = order[start:start + chunk]
+        part = part[np.argsort(-lengths[part], kind="stable")]
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    # the one short batch (if any) goes last, so that slicing by batch_size keeps the groups
+    full = [b for b in batches if len(b) == batch_size]
+    short = [b for b in batches if len(b) != batch_size]
+    perm = torch.randperm(len(full), generator=gen).tolist()
+    return np.concatenate([full[i] for i in perm] + short).tolist()
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:

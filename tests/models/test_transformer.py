@@ -306,3 +306,38 @@ def test_inference_workers_must_be_positive(data: dict) -> None:
 
     with pytest.raises(ConfigError, match="inference_workers"):
         tiny(inference_workers=0).fit(data["train_x"], data["train_y"])
+
+
+def test_length_grouped_epoch_order() -> None:
+    import torch
+
+    from stance.models.transformer import _epoch_order
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 60, size=203)
+    order = _epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)
+    assert sorted(order) == list(range(203))
+    assert order == _epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)
+    assert order != _epoch_order(203, 8, torch.Generator().manual_seed(2), lengths)
+    spreads = [np.ptp(lengths[order[i:i + 8]]) for i in range(0, 200, 8)]
+    plain = _epoch_order(203, 8, torch.Generator().manual_seed(1), None)
+    plain_spreads = [np.ptp(lengths[plain[i:i + 8]]) for i in range(0, 200, 8)]
+    assert np.mean(spreads) < 0.5 * np.mean(plain_spreads)  # similar lengths share a batch
+    assert len(_epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)[200:]) == 3
+
+
+def test_freeze_embeddings_keeps_them_fixed(data: dict) -> None:
+    import torch
+    from transformers import set_seed
+
+    model = tiny(freeze_embeddings=True, epochs=2).fit(data["train_x"], data["train_y"])
+    set_seed(0)
+    fresh = model._build_model(model.resolved_encoder())
+    trained, init = dict(model.model_.named_parameters()), dict(fresh.named_parameters())
+    frozen = [n for n in trained if ".embeddings." in f".{n}"]
+    assert frozen and all(not trained[n].requires_grad for n in frozen)
+    for n in trained:
+        same = torch.equal(trained[n].detach(), init[n].detach())
+        assert same == (n in frozen), n
+    history = model.metadata_["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
