@@ -233,17 +233,22 @@ class FastTfidf(_Wrapper):
 def hf_parts(model: Any) -> dict[str, Any]:
     """The Hugging Face pieces of a fitted transformer classifier.
 
-    Returns ``model`` (the ``PreTrainedModel``), ``tokenizer``, ``max_length`` (tokens),
-    ``temperature`` and ``batch_size``. Looks for ``model_``/``tokenizer_`` first, then for
-    any attribute holding a ``PreTrainedModel`` / tokenizer.
+    Returns ``model`` (a ``torch.nn.Module`` with a Hugging Face ``config`` whose output has
+    ``.logits``: a ``PreTrainedModel`` or :class:`~stance.models.pooling.MeanPoolingClassifier`),
+    ``tokenizer``, ``max_length`` (tokens), ``temperature`` and ``batch_size``. Looks for
+    ``model_``/``tokenizer_`` first, then for any attribute holding such a model / tokenizer.
     """
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    def is_net(v: Any) -> bool:
+        return isinstance(v, torch.nn.Module) and hasattr(v, "config")
 
     attrs = vars(model)
     net = attrs.get("model_")
     tok = attrs.get("tokenizer_")
-    if not isinstance(net, PreTrainedModel):
-        net = next((v for v in attrs.values() if isinstance(v, PreTrainedModel)), None)
+    if not is_net(net):
+        net = next((v for v in attrs.values() if is_net(v)), None)
     if not isinstance(tok, PreTrainedTokenizerBase):
         tok = next((v for v in attrs.values() if isinstance(v, PreTrainedTokenizerBase)), None)
     if net is None or tok is None:
@@ -329,10 +334,11 @@ def export_onnx_int8(net: Any, tokenizer: Any, out_dir: str | Path, optimize: bo
                            padding=True, return_tensors="pt")
         names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
         work = copy.deepcopy(net).to("cpu").float().eval()
-        if optimize and hasattr(work, "set_attn_implementation"):
+        encoder = getattr(work, "encoder", work)  # MeanPoolingClassifier wraps its encoder
+        if optimize and hasattr(encoder, "set_attn_implementation"):
             # eager attention exports to the pattern onnxruntime's optimizer fuses
             with contextlib.suppress(Exception):
-                work.set_attn_implementation("eager")
+                encoder.set_attn_implementation("eager")
         fp32 = tmp / "model.fp32.onnx"
         axes = {k: {0: "batch", 1: "sequence"} for k in names} | {"logits": {0: "batch"}}
         import warnings
@@ -412,7 +418,7 @@ class FastTransformer(_Wrapper):
             (default ``$STANCE_CACHE_DIR`` or ``~/.cache/stance``, under ``onnx/``).
         optimize: apply onnxruntime's transformer graph fusions before quantising (off by
             default: on MiniLM it was not faster on CPU and agreed slightly less).
-        fallback_margin: sentences whose fast-path top-1 minus top-2 probability is below this
+        fallback_margin: sentences whose fast-path top-1 minus top-2 probability is at most this
             are re-scored with the fp32 model (a confidence cascade: int8 flips labels only
             near the decision boundary). None = 0.2 for onnx-int8, 0.05 for bf16; 0 = never.
             ``n_fallback`` / ``n_scored`` count how often it happened.
@@ -536,7 +542,7 @@ class FastTransformer(_Wrapper):
         self.n_scored += len(texts)
         if self.fallback_margin > 0 and proba.shape[1] > 1:
             top2 = np.partition(proba, -2, axis=1)[:, -2:]
-            unsure = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.fallback_margin)
+            unsure = np.flatnonzero(top2[:, 1] - top2[:, 0] <= self.fallback_margin)
             if len(unsure):
                 proba[unsure] = self.base.predict_proba([texts[i] for i in unsure])
                 self.n_fallback += len(unsure)

