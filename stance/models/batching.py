@@ -20,6 +20,33 @@ T = TypeVar("T")
 Batch = tuple[np.ndarray, dict[str, np.ndarray]]
 
 
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> tuple[dict[str, list], np.ndarray]:
+    """Tokenize ``texts`` once, unpadded and truncated: ``(fields, token counts)``."""
+    enc = dict(tokenizer(list(texts), truncation=True, max_length=max_length))
+    lengths = np.fromiter((len(x) for x in enc["input_ids"]), dtype=np.int64, count=len(texts))
+    return enc, lengths
+
+
+def pad_batch(
+    enc: dict[str, list], lengths: np.ndarray, rows: Sequence[int], names: Sequence[str], pad_id: int
+) -> dict[str, np.ndarray]:
+    """The ``rows`` of an :func:`encode` result as int64 arrays padded to their longest member;
+    an ``attention_mask`` the tokenizer did not return is built from the lengths."""
+    width = int(lengths[list(rows)].max())
+    batch = {}
+    for name in names:
+        arr = np.full((len(rows), width), pad_id if name == "input_ids" else 0, dtype=np.int64)
+        if name == "attention_mask" and name not in enc:
+            for r, i in enumerate(rows):
+                arr[r, : lengths[i]] = 1
+        else:
+            col = enc[name]
+            for r, i in enumerate(rows):
+                arr[r, : lengths[i]] = col[i]
+        batch[name] = arr
+    return batch
+
+
 def length_sorted_batches(
     tokenizer: Any,
     texts: Sequence[str],
@@ -39,29 +66,15 @@ def length_sorted_batches(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    texts = list(texts)
     if not texts:
         return
-    enc = tokenizer(texts, truncation=True, max_length=max_length)
-    names = list(input_names) if input_names is not None else list(enc.keys())
-    lengths = np.fromiter((len(x) for x in enc["input_ids"]), dtype=np.int64, count=len(texts))
+    enc, lengths = encode(tokenizer, texts, max_length)
+    names = list(input_names) if input_names is not None else list(enc)
     order = np.argsort(-lengths, kind="stable")
     pad = tokenizer.pad_token_id or 0
     for start in range(0, len(order), batch_size):
         sel = order[start:start + batch_size]
-        width = int(lengths[sel].max())
-        batch = {}
-        for name in names:
-            arr = np.full((len(sel), width), pad if name == "input_ids" else 0, dtype=np.int64)
-            if name == "attention_mask" and name not in enc:
-                for r, i in enumerate(sel):
-                    arr[r, : lengths[i]] = 1
-            else:
-                col = enc[name]
-                for r, i in enumerate(sel):
-                    arr[r, : lengths[i]] = col[i]
-            batch[name] = arr
-        yield sel, batch
+        yield sel, pad_batch(enc, lengths, sel, names, pad)
 
 
 def run_batches(

@@ -28,7 +28,13 @@ import numpy as np
 
 from stance.errors import ConfigError, InputError, ModelError, StanceError
 from stance.models.base import StanceClassifier
-from stance.models.batching import length_sorted_batches, run_batches, torch_threads
+from stance.models.batching import (
+    encode,
+    length_sorted_batches,
+    pad_batch,
+    run_batches,
+    torch_threads,
+)
 from stance.models.calibration import fit_temperature, nll, softmax
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -268,16 +274,6 @@ class TransformerClassifier(StanceClassifier):
             limits.append(tok_max)
         return min(limits)
 
-    def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer_(
-            texts,
-            padding="longest",
-            truncation=True,
-            max_length=self._max_len,
-            return_tensors="pt",
-        )
-        return {k: v.to(self.device_) for k, v in batch.items()}
-
     def _optimizer(self) -> torch.optim.Optimizer:
         import torch
 
@@ -331,10 +327,8 @@ class TransformerClassifier(StanceClassifier):
             for name, p in self.model_.named_parameters():
                 if ".embeddings." in f".{name}":
                     p.requires_grad_(False)
-        lengths = (
-            np.array([len(x) for x in self.tokenizer_(texts, truncation=True, max_length=self._max_len)["input_ids"]])
-            if self.group_by_length else None
-        )
+        enc, lengths = encode(self.tokenizer_, texts, self._max_len)  # once; padded per batch
+        names, pad_id = list(enc), self.tokenizer_.pad_token_id or 0
 
         y = self.label_index(labels)
         y_t = torch.as_tensor(y, dtype=torch.long)
@@ -364,7 +358,7 @@ class TransformerClassifier(StanceClassifier):
         stale, step, seen, t_train = 0, 0, 0, 0.0
         for epoch in range(1, int(self.epochs) + 1):
             self.model_.train()
-            order = _epoch_order(n, bs, gen, lengths)
+            order = _epoch_order(n, bs, gen, lengths if self.group_by_length else None)
             losses: list[float] = []
             t0 = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
@@ -372,8 +366,8 @@ class TransformerClassifier(StanceClassifier):
                       disable=not self.progress, leave=False, dynamic_ncols=True) as bar:
                 for b, start in enumerate(range(0, n, bs)):
                     idx = order[start:start + bs]
-                    batch = self._encode([texts[i] for i in idx])
-                    logits = self.model_(**batch).logits
+                    batch = pad_batch(enc, lengths, idx, names, pad_id)
+                    logits = self.model_(**{k: torch.from_numpy(v).to(self.device_) for k, v in batch.items()}).logits
                     loss = loss_fn(logits.float(), y_t[idx].to(self.device_))
                     (loss / accum).backward()
                     losses.append(float(loss.detach()))
