@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.labels import LABELS
+from stance.resources import bundled_scheme
+
+LABELS = tuple(bundled_scheme("pak_afghan").label_list)
 
 
 def build_sample() -> pd.DataFrame:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from stance.data.cleaning import Cleaner
 from stance.data.segment import Segmenter, assign_ids
-from stance.labels import LABELS
+from stance.resources import bundled_scheme
+
+LABELS = tuple(bundled_scheme("pak_afghan").label_list)
 
 ROOT = Path(__file__).resolve().parents[1]
 SYN = ROOT / "data" / "sample" / "synthetic"

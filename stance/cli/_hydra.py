@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from stance.resources import REPO_ROOT, sample_dir
+from stance.resources import config_dir, sample_dir
 
-CONFIG_PATH = str(REPO_ROOT / "configs")
+CONFIG_PATH = str(config_dir())
 
 
 def register_resolvers() -> None:

@@ -11,12 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 from stance.cli._hydra import CONFIG_PATH
 from stance.cli.common import console, exit_on_user_error, print_build_summary
 from stance.data.build import write_dataset
-from stance.data.from_config import build_from_config
+from stance.data.from_config import build_from_config, scheme_from_config
 
 
 def build(cfg: DictConfig) -> Path:
     """Build and write the dataset described by ``cfg``; return the dataset directory."""
-    result = build_from_config(cfg.data)
+    result = build_from_config(cfg.data, scheme=scheme_from_config(cfg.get("scheme")))
     out = write_dataset(
         result, cfg.output_dir, extra={"config": OmegaConf.to_container(cfg.data, resolve=True)}
     )

@@ -14,6 +14,19 @@ import pandas as pd
 
 from stance.cli.common import console, exit_on_user_error
 from stance.errors import InputError
+from stance.scheme import Scheme, check_same_scheme
+
+
+def dataset_scheme(table: Path) -> Scheme | None:
+    """The scheme a stance-build dataset records (its build_report.json); None for a bare
+    sentences file."""
+    from stance.resources import legacy_scheme
+
+    report = table.parent / "build_report.json"
+    if not report.is_file():
+        return None
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return Scheme.from_dict(data["scheme"]) if data.get("scheme") else legacy_scheme(data["labels"])
 
 
 def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", n_boot: int = 1000,
@@ -35,25 +48,30 @@ def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", 
     if df.empty:
         raise InputError(f"no labelled sentences in split {split!r}", path=table,
                          hint="choose --split train|validation|test|all")
-    unknown = sorted(set(df["label"]) - set(model.classes_))
+    scheme = model.scheme_
+    data_scheme = dataset_scheme(table)
+    if data_scheme is not None:
+        check_same_scheme(scheme, data_scheme, f"the model {model_dir}", f"the dataset {table}")
+    unknown = sorted(set(df["label"]) - set(scheme.label_list))
     if unknown:
-        raise InputError(f"dataset labels {unknown} are not in the model's label set {list(model.classes_)}",
-                         path=table, field="label", hint="evaluate with a model trained on the same label set")
-    labels = [str(c) for c in model.classes_]
+        raise InputError(f"dataset labels {unknown} are not in the model's scheme {scheme.describe()}",
+                         path=table, field="label", hint="evaluate with a model trained on the same scheme")
+    labels = scheme.label_list
     pred = predict_frame(model, df)
     metrics = metrics_of(pred, labels, n_boot=n_boot, seed=seed)
     output.mkdir(parents=True, exist_ok=True)
     pred.to_parquet(output / "predictions.parquet", index=False)
-    gold_tab = source_bias_table(pred, label_col="label", labels=labels, min_sentences=min_sentences,
+    gold_tab = source_bias_table(pred, scheme, label_col="label", min_sentences=min_sentences,
                                  min_articles=min_articles, n_boot=n_boot, seed=seed)
-    pred_tab = source_bias_table(pred, label_col="pred", labels=labels, min_sentences=min_sentences,
+    pred_tab = source_bias_table(pred, scheme, label_col="pred", min_sentences=min_sentences,
                                  min_articles=min_articles, n_boot=n_boot, seed=seed)
     per_source = gold_tab.merge(pred_tab, on="source", suffixes=("_gold", "_pred"))
     cm = getattr(model, "manifest_", {}).get("validation_confusion_matrix")
     if cm:
-        corr = corrected_source_table(pred, "pred", cm, labels=labels)
+        corr = corrected_source_table(pred, "pred", cm, scheme)
         per_source = per_source.merge(corr[["source", *[c for c in corr if c.startswith("adj_")]]], on="source")
-    per_source["slant_error"] = per_source["slant_pred"] - per_source["slant_gold"]
+    if scheme.has_slant:
+        per_source["slant_error"] = per_source["slant_pred"] - per_source["slant_gold"]
     per_source.to_csv(output / "per_source.csv", index=False)
     per_source.to_parquet(output / "per_source.parquet", index=False)
     metrics["model_dir"], metrics["dataset"], metrics["split"] = str(model_dir), str(table), split

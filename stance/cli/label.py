@@ -29,7 +29,6 @@ from rich.table import Table
 from stance.cli._hydra import CONFIG_PATH
 from stance.cli.common import console, exit_on_user_error
 from stance.errors import InputError
-from stance.labels import LABELS
 
 
 def _sentences(cfg: DictConfig) -> pd.DataFrame:
@@ -41,9 +40,9 @@ def _sentences(cfg: DictConfig) -> pd.DataFrame:
                              hint="point dataset_dir at the dataset/ folder that stance-build wrote")
         df = pd.read_parquet(table)
     else:
-        from stance.data.from_config import build_from_config
+        from stance.data.from_config import build_from_config, scheme_from_config
 
-        df = build_from_config(cfg.data).sentences
+        df = build_from_config(cfg.data, scheme=scheme_from_config(cfg.get("scheme"))).sentences
     if "duplicate_of" in df.columns:
         df = df[df["duplicate_of"].isna()]
     if df.empty:
@@ -94,7 +93,7 @@ def label(cfg: DictConfig) -> dict[str, Any]:
         "sentences": len(df),
         "weak_labelled": int(wl.labels.notna().sum()),
         "abstained": int(wl.labels.isna().sum()),
-        "weak_label_counts": {lab: int((wl.labels == lab).sum()) for lab in LABELS},
+        "weak_label_counts": {lab: int((wl.labels == lab).sum()) for lab in wl.label_set},
         "lfs": list(wl.votes.columns),
         "aggregator": {"name": type(labeler.aggregator).__name__, **wl.extra},
     }
@@ -102,7 +101,7 @@ def label(cfg: DictConfig) -> dict[str, Any]:
     has_gold = bool(gold.notna().any())
     tables = []
     if has_gold:
-        table = lf_analysis(wl.votes, gold, {agg_name: wl.labels})
+        table = lf_analysis(wl.votes, gold, {agg_name: wl.labels}, labels=wl.label_set)
         tables.append(table.assign(split="all"))
         print_analysis(table, f"weak labels vs gold: all {int(gold.notna().sum())} gold sentences")
         if "split" in df.columns:
@@ -111,7 +110,7 @@ def label(cfg: DictConfig) -> dict[str, Any]:
                 m = (df["split"] == split).to_numpy()
                 if not (m & gold.notna().to_numpy()).any():
                     continue
-                t = lf_analysis(wl.votes[m], gold[m], {agg_name: wl.labels[m]})
+                t = lf_analysis(wl.votes[m], gold[m], {agg_name: wl.labels[m]}, labels=wl.label_set)
                 tables.append(t.assign(split=split))
                 per_split.append(t[t["kind"] == "aggregate"].assign(name=f"{split}: {agg_name}"))
             if per_split:
@@ -122,7 +121,7 @@ def label(cfg: DictConfig) -> dict[str, Any]:
         summary["aggregate_accuracy"] = float(agg_row["accuracy"])
         summary["aggregate_macro_f1"] = float(agg_row["macro_f1"])
     else:
-        table = lf_analysis(wl.votes, None, {agg_name: wl.labels})
+        table = lf_analysis(wl.votes, None, {agg_name: wl.labels}, labels=wl.label_set)
         table.to_csv(out / "lf_analysis.csv", index=False)
         print_analysis(table, "labelling functions (no gold labels: coverage only)")
     (out / "label_summary.json").write_text(json.dumps(summary, indent=2, default=str))

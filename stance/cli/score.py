@@ -86,24 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sentence_items(path: Path, on_error: str, result: Any, default_source: str | None) -> Iterator[dict]:
     """Sentence records (id, text, source, article_id) from a table, bad ones reported."""
-    from stance.data.readers import Skipped, iter_table
+    from stance.data.sentence_table import read_sentence_table
 
-    for line, rec in iter_table(path, ("text",), on_error, result):  # type: ignore[arg-type]
-        sid = rec.get("id", rec.get("sentence_id"))
-        if sid is None or str(sid).strip() == "":
-            err = InputError("required field missing or empty", path=path, line=line, field="id",
-                             hint="every sentence record needs id and text")
-            if on_error == "raise":
-                raise err
-            result.skipped.append(Skipped(f"{path}:{line}", f"missing id: {err}"))
-            continue
-        src = rec.get("source")
-        yield {
-            "id": str(sid).strip(),
-            "text": str(rec["text"]),
-            "source": src if src not in (None, "") else default_source,
-            "article_id": rec.get("article_id"),
-        }
+    for rec in read_sentence_table(path, labelled=False, default_source=default_source or "unknown",
+                                   own_article=False, on_error=on_error, result=result):  # type: ignore[arg-type]
+        yield {"id": rec["sentence_id"], "text": rec["text"], "source": rec["source"],
+               "article_id": rec["article_id"]}
 
 
 def _parity_texts(path: Path) -> list[str]:

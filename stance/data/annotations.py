@@ -10,7 +10,7 @@ from pathlib import Path
 from stance.data.readers import OnError, ReadResult, iter_table
 from stance.data.schema import Sentence
 from stance.errors import InputError
-from stance.labels import LABELS
+from stance.scheme import Scheme
 
 
 @dataclass
@@ -27,11 +27,12 @@ class Annotation:
 
 
 def load_annotations(
-    paths: str | Path | Sequence[str | Path], labels: Sequence[str] = LABELS, on_error: OnError = "raise"
+    paths: str | Path | Sequence[str | Path], scheme: Scheme | None = None, on_error: OnError = "raise"
 ) -> list[Annotation]:
     """Read gold JSONL/CSV/Parquet files with ``sentence_id`` and ``label`` per record.
 
-    Unknown labels and two different labels for one sentence are errors (naming file and line).
+    Labels outside ``scheme`` (when it has its labels; any label otherwise) and two different
+    labels for one sentence are errors naming file and line.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -40,14 +41,8 @@ def load_annotations(
         result = ReadResult()
         for line, rec in iter_table(path, ("sentence_id", "label"), on_error, result):
             label = str(rec["label"]).strip()
-            if label not in labels:
-                raise InputError(
-                    f"unknown label {label!r}",
-                    path=path,
-                    line=line,
-                    field="label",
-                    hint=f"use one of {', '.join(labels)}",
-                )
+            if scheme is not None and scheme.resolved:
+                scheme.check_label(label, path=path, line=line)
             ann = Annotation(
                 sentence_id=str(rec["sentence_id"]),
                 label=label,

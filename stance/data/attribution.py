@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stance.labels import SIDES
+from stance.errors import ConfigError
 
 DEFAULT_REPORTING_VERBS: tuple[str, ...] = (
     "said", "says", "say", "told", "tells", "claimed", "claims", "claim", "alleged", "alleges",
@@ -53,9 +53,9 @@ class Attributor:
     """Detects reported speech and resolves the speaker's side.
 
     Args:
-        actors: list of ``{name, side, aliases}``; ``side`` is one of ``islamabad``, ``kabul``,
-            ``third_party``. Aliases are matched case-insensitively on word boundaries; the
-            longest match wins where two overlap.
+        actors: list of ``{name, side, aliases}`` (the scheme's gazetteer). Aliases are matched
+            case-insensitively on word boundaries; the longest match wins where two overlap.
+        sides: the speaker sides an actor may have (the scheme's ``sides``); None = any.
         reporting_verbs: verbs that mark reported speech ("said", "claimed", ...).
         phrases: multi-word cues ("according to", ...).
         min_quote_words: a quotation of at least this many words marks a sentence as attributed
@@ -65,15 +65,17 @@ class Attributor:
     def __init__(
         self,
         actors: Sequence[Mapping[str, object]] = (),
+        sides: Sequence[str] | None = None,
         reporting_verbs: Sequence[str] = DEFAULT_REPORTING_VERBS,
         phrases: Sequence[str] = DEFAULT_PHRASES,
         min_quote_words: int = 4,
     ) -> None:
         self.actors: list[Actor] = []
+        self.sides = None if sides is None else [str(s) for s in sides]
         for a in actors:
             side = str(a["side"])
-            if side not in SIDES:
-                raise ValueError(f"actor {a.get('name')!r}: side {side!r} is not one of {SIDES}")
+            if self.sides is not None and side not in self.sides:
+                raise ConfigError(f"actor {a.get('name')!r}: side {side!r} is not one of {self.sides}")
             aliases = [str(x) for x in a.get("aliases", []) or []]  # type: ignore[union-attr]
             self.actors.append(Actor(str(a["name"]), side, aliases or [str(a["name"])]))
         alias_map = {al.lower(): actor for actor in self.actors for al in actor.aliases}

@@ -22,9 +22,9 @@ from stance.data.dedup import Deduplicator, Duplicate
 from stance.data.readers import ReadResult, Skipped
 from stance.data.schema import SENTENCE_COLUMNS, Article, Sentence
 from stance.data.segment import Segmenter, assign_ids
-from stance.data.splits import ArticleFacts, Splitter
+from stance.data.splits import ArticleFacts, SplitResult, Splitter
 from stance.errors import InputError
-from stance.labels import LABELS
+from stance.scheme import Scheme, infer_labels
 
 
 @dataclass
@@ -40,7 +40,12 @@ class BuildResult:
     join: JoinReport = field(default_factory=JoinReport)
     duplicates: list[Duplicate] = field(default_factory=list)
     split_notes: list[str] = field(default_factory=list)
-    labels: tuple[str, ...] = LABELS
+    scheme: Scheme | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The scheme's labels (the ClassLabel order of the dataset)."""
+        return tuple(self.scheme.label_list) if self.scheme is not None else ()
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -152,9 +157,13 @@ def build_dataset(
     attributor: Attributor | None,
     splitter: Splitter,
     deduplicator: Deduplicator | None = None,
-    labels: Sequence[str] = LABELS,
+    scheme: Scheme | None = None,
 ) -> BuildResult:
-    """Run the whole pipeline on corpora that have been read already."""
+    """Run the whole pipeline on corpora that have been read already.
+
+    ``scheme`` gives the label set; a scheme without labels (or None) takes the sorted labels
+    of the gold annotations.
+    """
     articles: list[Article] = []
     origin: dict[str, str] = {}
     corpus_of: dict[str, str] = {}
@@ -197,7 +206,22 @@ def build_dataset(
     for a in articles:
         labs = by_article.get_group(a.id)["label"].dropna().tolist() if a.id not in empty else []
         facts.append(ArticleFacts(a.id, a.source, a.date, _dominant(labs)))
-    split = splitter.assign(facts)
+    return _finish(df, splitter.assign(facts), deduplicator, _resolve(scheme, df["label"]),
+                   n_articles=len(articles), corpus_of_article=corpus_of, removed_lines=removed,
+                   skipped=skipped, empty_articles=empty, join=join)
+
+
+def _resolve(scheme: Scheme | None, labels: pd.Series, where: str | None = None) -> Scheme:
+    """The scheme with its label set: given, or inferred from the labels that occur."""
+    scheme = scheme if scheme is not None else Scheme("inferred")
+    if scheme.resolved:
+        return scheme
+    return scheme.with_labels(infer_labels(labels.dropna().tolist(), where=where))
+
+
+def _finish(df: pd.DataFrame, split: SplitResult, deduplicator: Deduplicator | None, scheme: Scheme,
+            **parts: object) -> BuildResult:
+    """Split column, cross-split deduplication and the result (shared by both builders)."""
     df["split"] = df["article_id"].map(split.assignment)
     df["duplicate_of"] = None
     dups: list[Duplicate] = []
@@ -205,18 +229,71 @@ def build_dataset(
         dups = deduplicator.find(df["sentence_id"].tolist(), df["text"].tolist(), df["split"].tolist())
         kept = {d.dropped: d.kept for d in dups}
         df["duplicate_of"] = df["sentence_id"].map(kept)
-    return BuildResult(
-        sentences=df,
-        n_articles=len(articles),
-        corpus_of_article=corpus_of,
-        removed_lines=removed,
-        skipped=skipped,
-        empty_articles=empty,
-        join=join,
-        duplicates=dups,
-        split_notes=split.notes,
-        labels=tuple(labels),
-    )
+    return BuildResult(sentences=df, duplicates=dups, split_notes=split.notes, scheme=scheme, **parts)  # type: ignore[arg-type]
+
+
+def build_from_sentences(
+    rows: Sequence[Mapping[str, object]],
+    *,
+    skipped: Sequence[Skipped] = (),
+    splitter: Splitter,
+    attributor: Attributor | None = None,
+    deduplicator: Deduplicator | None = None,
+    scheme: Scheme | None = None,
+    where: str | None = None,
+) -> BuildResult:
+    """Build a dataset from labelled sentence records (:func:`stance.data.sentence_table.read_sentence_table`).
+
+    No cleaning or segmentation: each row is one sentence. A ``split`` value on every row is
+    honoured (all of an article's rows must agree); otherwise ``splitter`` assigns articles.
+    Labels outside a resolved ``scheme`` are errors naming the row.
+    """
+    if not rows:
+        raise InputError("the sentence table is empty: no row was read"
+                         + (f" ({len(skipped)} row(s) skipped)" if skipped else ""), path=where,
+                         hint="check data.path and the column names (text, label)")
+    recs = []
+    for r in rows:
+        if scheme is not None and scheme.resolved and r["label"] is not None:
+            origin = str(r.get("origin") or where)
+            file, _, line = origin.rpartition(":")
+            scheme.check_label(r["label"], path=file or origin, line=int(line) if line.isdigit() else None)
+        att = attributor.attribute(str(r["text"])) if attributor else None
+        recs.append({
+            **{k: r.get(k) for k in ("sentence_id", "article_id", "source", "index", "text", "title", "date")},
+            "attributed": bool(att and att.attributed),
+            "speaker": att.speaker if att else None,
+            "speaker_side": att.speaker_side if att else None,
+            "label": r["label"], "corpus": "sentences", "_split": r.get("split"),
+        })
+    df = pd.DataFrame(recs)
+    resolved = _resolve(scheme, df["label"], where)
+    given = df["_split"]
+    if given.notna().any():
+        split = _split_from_column(df, where)
+    else:
+        facts = [ArticleFacts(aid, g["source"].iloc[0], g["date"].iloc[0], _dominant(g["label"].dropna().tolist()))
+                 for aid, g in df.groupby("article_id", sort=False)]
+        split = splitter.assign(facts)
+    df = df.drop(columns=["_split"])
+    return _finish(df, split, deduplicator, resolved, n_articles=int(df["article_id"].nunique()),
+                   corpus_of_article=dict.fromkeys(df["article_id"], "sentences"), skipped=list(skipped))
+
+
+def _split_from_column(df: pd.DataFrame, where: str | None) -> SplitResult:
+    missing = df["_split"].isna()
+    if missing.any():
+        raise InputError(f"{int(missing.sum())} row(s) have no split while others do (first: sentence "
+                         f"{df.loc[missing, 'sentence_id'].iloc[0]})", path=where, field="split",
+                         hint="give every row a split, or drop the split column to let data.split decide")
+    per_article = df.groupby("article_id")["_split"].nunique()
+    torn = per_article[per_article > 1]
+    if len(torn):
+        raise InputError(f"article {torn.index[0]!r} has rows in several splits ({len(torn)} such article(s)): "
+                         "its sentences would leak across splits", path=where, field="split",
+                         hint="put all of an article's sentences in one split")
+    assignment = df.groupby("article_id")["_split"].first().to_dict()
+    return SplitResult(assignment, notes=["splits taken from the table's split column"])
 
 
 def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | None = None) -> Path:
@@ -244,6 +321,7 @@ def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | Non
         report = {
             "package_version": stance.__version__,
             "labels": list(result.labels),
+            "scheme": result.scheme.to_dict() if result.scheme is not None else None,
             **result.summary(),
             "skipped": [s.__dict__ for s in result.skipped],
             "gold_without_sentence_ids": [

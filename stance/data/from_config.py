@@ -9,9 +9,10 @@ from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from stance.data.annotations import load_annotations
-from stance.data.build import BuildResult, build_dataset
+from stance.data.build import BuildResult, build_dataset, build_from_sentences
 from stance.data.readers import ReadResult
 from stance.errors import ConfigError, StanceError
+from stance.scheme import Scheme
 
 
 def instantiate(node: Any, **kwargs: Any) -> Any:
@@ -28,25 +29,48 @@ def instantiate(node: Any, **kwargs: Any) -> Any:
         raise
 
 
-def build_from_config(data: DictConfig | dict[str, Any]) -> BuildResult:
-    """Read the corpora and gold files a data config names and build the dataset."""
+def scheme_from_config(node: Any) -> Scheme:
+    """The ``scheme`` config node as a :class:`~stance.scheme.Scheme` (None = labels from the data)."""
+    if node is None:
+        return Scheme("inferred")
+    scheme = instantiate(node, _convert_="all")
+    if not isinstance(scheme, Scheme):
+        raise ConfigError(f"scheme must instantiate stance.scheme.Scheme, got {type(scheme).__name__}")
+    return scheme
+
+
+def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None = None) -> BuildResult:
+    """Read the corpora (or the sentence table) and gold files a data config names and build
+    the dataset with ``scheme`` (None: labels from the data)."""
     if not isinstance(data, DictConfig):
         data = OmegaConf.create(data)
-    if not data.get("corpora"):
-        raise ConfigError("data.corpora is empty: name at least one corpus to read")
+    if not data.get("corpora") and not data.get("sentences"):
+        raise ConfigError("data.corpora is empty: name at least one corpus to read (or data.sentences)")
+    split = instantiate(data.split, _convert_="all")
+    attributor = instantiate(data.attribution, _convert_="all") if data.get("attribution") else None
+    dedup = instantiate(data.dedup) if data.get("dedup") else None
+    if data.get("sentences"):
+        from stance.data.sentence_table import SentenceRows
+
+        table = instantiate(data.sentences, _convert_="all")
+        if not isinstance(table, SentenceRows):
+            raise ConfigError(f"data.sentences must be a reader returning SentenceRows, got {type(table)}")
+        return build_from_sentences(table.rows, skipped=table.skipped, splitter=split, attributor=attributor,
+                                    deduplicator=dedup, scheme=scheme, where=table.path)
     corpora: dict[str, ReadResult] = {}
     for name, node in data.corpora.items():
         res = instantiate(node)
         if not isinstance(res, ReadResult):
             raise ConfigError(f"data.corpora.{name} must be a reader returning ReadResult, got {type(res)}")
         corpora[str(name)] = res
-    annotations = load_annotations(list(data.get("annotations") or []))
+    annotations = load_annotations(list(data.get("annotations") or []), scheme=scheme)
     return build_dataset(
         corpora,
         annotations,
         cleaner=instantiate(data.cleaning),
         segmenter=instantiate(data.segmenter),
-        attributor=instantiate(data.attribution, _convert_="all") if data.get("attribution") else None,
-        splitter=instantiate(data.split, _convert_="all"),
-        deduplicator=instantiate(data.dedup) if data.get("dedup") else None,
+        attributor=attributor,
+        splitter=split,
+        deduplicator=dedup,
+        scheme=scheme,
     )

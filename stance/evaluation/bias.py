@@ -1,9 +1,14 @@
-"""Per-source stance distributions, slant, voice balance and prevalence-corrected shares.
+"""Per-source label distributions, slant, voice balance and prevalence-corrected shares.
 
 Input frames hold one sentence per row with columns ``source``, ``article_id``, a label
-column (values from the label set), ``attributed`` (bool) and ``speaker_side``
-(``'islamabad'``, ``'kabul'``, ``'third_party'`` or missing). Confidence intervals come from
-a bootstrap over the articles of each source (sentences of an article move together).
+column (values from the scheme's labels), ``attributed`` (bool) and ``speaker_side`` (one of
+the scheme's sides, or missing). Confidence intervals come from a bootstrap over the articles
+of each source (sentences of an article move together).
+
+Every function takes the :class:`~stance.scheme.Scheme`: a scheme with two *poles* gets a
+slant (share of the first pole minus share of the second), editorial and quoted slant and a
+rank; any scheme gets label shares with intervals, over/under-representation against the
+pooled corpus, the Jensen-Shannon divergence from it and voice balance by speaker side.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
+from scipy.spatial.distance import jensenshannon
 
 from stance.evaluation.bootstrap import cluster_multiplicities, percentile_interval
 from stance.evaluation.metrics import macro_f1
-from stance.labels import LABELS, SIDES
+from stance.scheme import Scheme
 
 __all__ = [
     "adjusted_shares",
@@ -30,25 +36,22 @@ __all__ = [
     "stance_distribution",
 ]
 
-PRO_ISLAMABAD = "pro_islamabad"
-PRO_KABUL = "pro_kabul"
 _UNRESOLVED = "unresolved"
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_label_set(labels: Sequence[str], *, need_slant: bool) -> list[str]:
-    labels = list(labels)
-    if not labels:
-        raise ValueError("labels must not be empty")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be unique, got {labels!r}")
-    if need_slant and not {PRO_ISLAMABAD, PRO_KABUL} <= set(labels):
-        raise ValueError(
-            f"labels must include {PRO_ISLAMABAD!r} and {PRO_KABUL!r} to compute slant"
-        )
-    return labels
+def _check_scheme(scheme: Scheme, *, need_slant: bool = False) -> tuple[list[str], tuple[int, int] | None]:
+    """The scheme's labels and the column indices of its poles (None without poles)."""
+    if not isinstance(scheme, Scheme):
+        raise ValueError(f"expected a stance.scheme.Scheme, got {type(scheme).__name__}")
+    labels = scheme.label_list
+    if scheme.poles is None:
+        if need_slant:
+            raise ValueError(f"scheme {scheme.name!r} has no poles: it defines no slant")
+        return labels, None
+    return labels, (labels.index(scheme.poles[0]), labels.index(scheme.poles[1]))
 
 
 def _check_n_boot(n_boot: int, alpha: float) -> None:
@@ -92,17 +95,18 @@ def _attributed(df: pd.DataFrame) -> np.ndarray:
     return col.to_numpy(dtype=bool)
 
 
-def _sides(values: Any) -> np.ndarray:
-    """Normalise ``speaker_side``: one of SIDES, or 'unresolved' for missing values."""
+def _sides(values: Any, sides: Sequence[str]) -> np.ndarray:
+    """Normalise ``speaker_side``: one of ``sides``, or 'unresolved' for missing values."""
     out = []
+    known = set(sides)
     for v in values:
         if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) or v in ("", _UNRESOLVED):
             out.append(_UNRESOLVED)
-        elif v in SIDES:
+        elif v in known:
             out.append(v)
         else:
             raise ValueError(
-                f"unknown speaker_side {v!r}; expected one of {', '.join(SIDES)} or missing"
+                f"unknown speaker_side {v!r}; the scheme's sides are {', '.join(sides) or 'none'} (or missing)"
             )
     return np.array(out, dtype=object)
 
@@ -114,9 +118,11 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / total
 
 
-def _slant(counts: np.ndarray, i_pi: int, i_pk: int) -> float:
+def _slant(counts: np.ndarray, poles: tuple[int, int] | None) -> float:
     total = counts.sum()
-    return float((counts[i_pi] - counts[i_pk]) / total) if total else math.nan
+    if poles is None or not total:
+        return math.nan
+    return float((counts[poles[0]] - counts[poles[1]]) / total)
 
 
 def _cluster_label_counts(articles: Any, codes: np.ndarray, k: int) -> np.ndarray:
@@ -133,17 +139,17 @@ def _source_groups(df: pd.DataFrame) -> list[tuple[Any, np.ndarray]]:
     return [(source, np.asarray(rows)) for source, rows in groups.items()]
 
 
-def slant_index(labels: Sequence[str]) -> float:
-    """Share of ``pro_islamabad`` minus share of ``pro_kabul`` (NaN for an empty sequence).
+def slant_index(labels: Sequence[str], scheme: Scheme) -> float:
+    """Share of the scheme's first pole minus share of its second (NaN for an empty sequence).
 
-    Positive values lean pro-Islamabad, negative pro-Kabul; the range is [-1, 1].
+    Positive values lean towards the first pole; the range is [-1, 1].
     """
+    names, poles = _check_scheme(scheme, need_slant=True)
     labels = list(labels)
     if not labels:
         return math.nan
-    codes = _label_codes(labels, LABELS, "labels")
-    counts = np.bincount(codes, minlength=len(LABELS)).astype(float)
-    return _slant(counts, LABELS.index(PRO_ISLAMABAD), LABELS.index(PRO_KABUL))
+    codes = _label_codes(labels, names, "labels")
+    return _slant(np.bincount(codes, minlength=len(names)).astype(float), poles)
 
 
 def jensen_shannon(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:
@@ -159,14 +165,8 @@ def jensen_shannon(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndar
     for name, x in (("p", p), ("q", q)):
         if not np.all(np.isfinite(x)) or (x < 0).any() or x.sum() <= 0:
             raise ValueError(f"{name} must be finite, non-negative and not all zero")
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray) -> float:
-        nz = a > 0
-        return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
-
-    return float(min(1.0, max(0.0, 0.5 * kl(p) + 0.5 * kl(q))))
+    # scipy returns the Jensen-Shannon *distance* (the square root of the divergence)
+    return float(min(1.0, max(0.0, jensenshannon(p, q, base=2) ** 2)))
 
 
 # --------------------------------------------------------------------------- tables
@@ -174,8 +174,8 @@ def jensen_shannon(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndar
 
 def stance_distribution(
     df: pd.DataFrame,
+    scheme: Scheme,
     label_col: str = "label",
-    labels: Sequence[str] = LABELS,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -185,7 +185,7 @@ def stance_distribution(
     One row per source (sorted): ``source``, ``n_sentences``, ``n_articles`` and, per label,
     ``share_<label>``, ``share_<label>_low``, ``share_<label>_high``.
     """
-    labels = _check_label_set(labels, need_slant=False)
+    labels, _ = _check_scheme(scheme)
     _check_frame(df, ("source", "article_id", label_col))
     _check_n_boot(n_boot, alpha)
     codes = _label_codes(df[label_col].tolist(), labels, label_col)
@@ -214,8 +214,8 @@ def stance_distribution(
 
 def source_bias_table(
     df: pd.DataFrame,
+    scheme: Scheme,
     label_col: str = "label",
-    labels: Sequence[str] = LABELS,
     min_sentences: int = 30,
     min_articles: int = 3,
     n_boot: int = 1000,
@@ -224,30 +224,39 @@ def source_bias_table(
 ) -> pd.DataFrame:
     """Per-source bias summary, one row per source (sorted by source).
 
-    Columns: ``source``, ``n_sentences``, ``n_articles``, ``n_attributed``,
-    ``share_<label>``; ``slant`` (share pro_islamabad - share pro_kabul) over all sentences,
-    ``editorial_slant`` over unattributed sentences and ``quoted_slant`` over attributed
-    ones, each with ``_low``/``_high`` article-bootstrap bounds (NaN when a source has no
-    such sentences); ``voice_islamabad``, ``voice_kabul``, ``voice_third_party``,
-    ``voice_unresolved`` (shares of attributed sentences by ``speaker_side``, NaN without
-    attributed sentences); ``js_divergence`` (base-2 Jensen-Shannon divergence of the
-    source's label distribution from the pooled one); ``low_support`` (fewer than
-    ``min_sentences`` sentences or ``min_articles`` articles); ``rank`` (1 = most
-    pro-Islamabad slant among supported sources, ties share the lowest rank; NaN for
-    low-support sources).
+    Columns for every scheme: ``source``, ``n_sentences``, ``n_articles``, ``n_attributed``;
+    per label ``share_<label>`` with ``_low``/``_high`` article-bootstrap bounds and
+    ``over_<label>`` (share minus the pooled share of all sources: over- or
+    under-representation) with bounds; ``voice_<side>`` for each of the scheme's speaker sides
+    and ``voice_unresolved`` (shares of attributed sentences by ``speaker_side``, NaN without
+    attributed sentences); ``js_divergence`` (base-2 Jensen-Shannon divergence of the source's
+    label distribution from the pooled one); ``low_support`` (fewer than ``min_sentences``
+    sentences or ``min_articles`` articles).
+
+    With poles, also ``slant`` (share of the first pole minus share of the second) over all
+    sentences, ``editorial_slant`` over unattributed and ``quoted_slant`` over attributed
+    ones, each with bounds (NaN when a source has no such sentences), and ``rank`` (1 = the
+    largest slant among supported sources, ties share the lowest rank; NaN for low-support
+    sources).
     """
-    labels = _check_label_set(labels, need_slant=True)
+    labels, poles = _check_scheme(scheme)
     _check_frame(df, ("source", "article_id", label_col, "attributed", "speaker_side"))
     _check_n_boot(n_boot, alpha)
     if min_sentences < 0 or min_articles < 0:
         raise ValueError("min_sentences and min_articles must be non-negative")
     k = len(labels)
-    i_pi, i_pk = labels.index(PRO_ISLAMABAD), labels.index(PRO_KABUL)
     codes = _label_codes(df[label_col].tolist(), labels, label_col)
     attributed = _attributed(df)
-    sides = _sides(df["speaker_side"].tolist())
+    sides = _sides(df["speaker_side"].tolist(), scheme.side_names)
     articles = df["article_id"].to_numpy(dtype=object)
     pooled = np.bincount(codes, minlength=k).astype(float)
+    pooled_share = _shares(pooled)
+
+    def stats(total: np.ndarray) -> np.ndarray:
+        """[slant, editorial, quoted, share_1..k, over_1..k] of one (replicate) count vector."""
+        share = _shares(total[:k])
+        slants = [_slant(total[:k], poles), _slant(total[k:2 * k], poles), _slant(total[2 * k:], poles)]
+        return np.concatenate([slants, share, share - pooled_share])
 
     rows = []
     for source, idx in _source_groups(df):
@@ -259,18 +268,9 @@ def source_bias_table(
         np.add.at(counts, (art, codes[idx]), 1.0)
         np.add.at(counts, (art[~att], k + codes[idx][~att]), 1.0)
         np.add.at(counts, (art[att], 2 * k + codes[idx][att]), 1.0)
-
-        def slants(total: np.ndarray) -> tuple[float, float, float]:
-            return (
-                _slant(total[:k], i_pi, i_pk),
-                _slant(total[k : 2 * k], i_pi, i_pk),
-                _slant(total[2 * k :], i_pi, i_pk),
-            )
-
         total = counts.sum(axis=0)
-        estimates = slants(total)
-        reps = np.array([slants(m @ counts) for m in cluster_multiplicities(n_art, n_boot, seed)])
-        shares = _shares(total[:k])
+        estimates = stats(total)
+        reps = np.array([stats(m @ counts) for m in cluster_multiplicities(n_art, n_boot, seed)])
 
         row: dict[str, Any] = {
             "source": source,
@@ -279,12 +279,19 @@ def source_bias_table(
             "n_attributed": int(att.sum()),
         }
         for j, label in enumerate(labels):
-            row[f"share_{label}"] = float(shares[j])
-        for j, name in enumerate(("slant", "editorial_slant", "quoted_slant")):
-            low, high = percentile_interval(reps[:, j], alpha)
-            row[name], row[f"{name}_low"], row[f"{name}_high"] = estimates[j], low, high
+            row[f"share_{label}"] = float(estimates[3 + j])
+        for j, label in enumerate(labels):
+            row[f"share_{label}_low"], row[f"share_{label}_high"] = percentile_interval(reps[:, 3 + j], alpha)
+        for j, label in enumerate(labels):
+            low, high = percentile_interval(reps[:, 3 + k + j], alpha)
+            row[f"over_{label}"], row[f"over_{label}_low"], row[f"over_{label}_high"] = (
+                float(estimates[3 + k + j]), low, high)
+        if poles is not None:
+            for j, name in enumerate(("slant", "editorial_slant", "quoted_slant")):
+                low, high = percentile_interval(reps[:, j], alpha)
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = float(estimates[j]), low, high
         quoted_sides = sides[idx][att]
-        for side in (*SIDES, _UNRESOLVED):
+        for side in (*scheme.side_names, _UNRESOLVED):
             row[f"voice_{side}"] = (
                 float(np.mean(quoted_sides == side)) if quoted_sides.size else math.nan
             )
@@ -293,10 +300,11 @@ def source_bias_table(
         rows.append(row)
 
     table = pd.DataFrame(rows)
-    eligible = ~table["low_support"] & table["slant"].notna()
-    table["rank"] = np.nan
-    table.loc[eligible, "rank"] = table.loc[eligible, "slant"].rank(ascending=False, method="min")
-    table["rank"] = table["rank"].astype(float)
+    if poles is not None:
+        eligible = ~table["low_support"] & table["slant"].notna()
+        table["rank"] = np.nan
+        table.loc[eligible, "rank"] = table.loc[eligible, "slant"].rank(ascending=False, method="min")
+        table["rank"] = table["rank"].astype(float)
     return table
 
 
@@ -330,16 +338,16 @@ def _adjust(observed: np.ndarray, cm: np.ndarray) -> np.ndarray:
 def adjusted_shares(
     pred_labels: Sequence[str],
     confusion: np.ndarray | list,
-    labels: Sequence[str] = LABELS,
+    scheme: Scheme,
 ) -> dict[str, float]:
     """Adjusted classify-and-count estimate of the true label shares.
 
     ``confusion[i][j]`` counts validation items of true class ``labels[i]`` predicted as
-    ``labels[j]``. With ``P[i, j] = P(pred = j | true = i)`` the observed predicted shares
-    ``q`` satisfy ``q = P^T t``; ``t`` is solved by non-negative least squares, clipped to
-    [0, 1] and renormalised to sum to 1.
+    ``labels[j]`` (the scheme's label order). With ``P[i, j] = P(pred = j | true = i)`` the
+    observed predicted shares ``q`` satisfy ``q = P^T t``; ``t`` is solved by non-negative
+    least squares, clipped to [0, 1] and renormalised to sum to 1.
     """
-    labels = _check_label_set(labels, need_slant=False)
+    labels, _ = _check_scheme(scheme)
     cm = _check_confusion(confusion, len(labels))
     pred_labels = list(pred_labels)
     if not pred_labels:
@@ -353,18 +361,18 @@ def corrected_source_table(
     df: pd.DataFrame,
     pred_col: str,
     confusion: np.ndarray | list,
-    labels: Sequence[str] = LABELS,
+    scheme: Scheme,
 ) -> pd.DataFrame:
     """Per-source raw predicted shares and confusion-adjusted shares.
 
-    Columns: ``source``, ``n_sentences``, ``share_<label>``, ``slant`` (raw, from
-    predictions), ``adj_share_<label>`` (see :func:`adjusted_shares`) and ``adj_slant``.
+    Columns: ``source``, ``n_sentences``, ``share_<label>`` (raw, from predictions),
+    ``adj_share_<label>`` (see :func:`adjusted_shares`) and, with poles, ``slant`` and
+    ``adj_slant``.
     """
-    labels = _check_label_set(labels, need_slant=True)
+    labels, poles = _check_scheme(scheme)
     _check_frame(df, ("source", pred_col))
     cm = _check_confusion(confusion, len(labels))
     codes = _label_codes(df[pred_col].tolist(), labels, pred_col)
-    i_pi, i_pk = labels.index(PRO_ISLAMABAD), labels.index(PRO_KABUL)
     rows = []
     for source, idx in _source_groups(df):
         counts = np.bincount(codes[idx], minlength=len(labels)).astype(float)
@@ -373,46 +381,47 @@ def corrected_source_table(
         row: dict[str, Any] = {"source": source, "n_sentences": len(idx)}
         for j, label in enumerate(labels):
             row[f"share_{label}"] = float(raw[j])
-        row["slant"] = float(raw[i_pi] - raw[i_pk])
+        if poles is not None:
+            row["slant"] = _slant(raw, poles)
         for j, label in enumerate(labels):
             row[f"adj_share_{label}"] = float(adj[j])
-        row["adj_slant"] = float(adj[i_pi] - adj[i_pk])
+        if poles is not None:
+            row["adj_slant"] = _slant(adj, poles)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def gold_vs_pred_by_source(
     df: pd.DataFrame,
+    scheme: Scheme,
     gold_col: str = "label",
     pred_col: str = "pred",
-    labels: Sequence[str] = LABELS,
 ) -> pd.DataFrame:
     """Per-source agreement of predictions with gold labels.
 
     Columns: ``source``, ``n``, ``macro_f1`` (averaged over the labels that occur in the
-    source's gold or predicted labels), ``gold_slant``, ``pred_slant`` and ``slant_error``
-    (= pred_slant - gold_slant).
+    source's gold or predicted labels), ``distribution_error`` (total variation distance
+    between the source's gold and predicted label distributions) and, with poles,
+    ``gold_slant``, ``pred_slant`` and ``slant_error`` (= pred_slant - gold_slant).
     """
-    labels = _check_label_set(labels, need_slant=True)
+    labels, poles = _check_scheme(scheme)
     _check_frame(df, ("source", gold_col, pred_col))
     gold = _label_codes(df[gold_col].tolist(), labels, gold_col)
     pred = _label_codes(df[pred_col].tolist(), labels, pred_col)
     k = len(labels)
-    i_pi, i_pk = labels.index(PRO_ISLAMABAD), labels.index(PRO_KABUL)
     rows = []
     for source, idx in _source_groups(df):
         g, p = gold[idx], pred[idx]
         present = [labels[j] for j in sorted(set(g.tolist()) | set(p.tolist()))]
-        gold_slant = _slant(np.bincount(g, minlength=k).astype(float), i_pi, i_pk)
-        pred_slant = _slant(np.bincount(p, minlength=k).astype(float), i_pi, i_pk)
-        rows.append(
-            {
-                "source": source,
-                "n": len(idx),
-                "macro_f1": macro_f1([labels[j] for j in g], [labels[j] for j in p], present),
-                "gold_slant": gold_slant,
-                "pred_slant": pred_slant,
-                "slant_error": pred_slant - gold_slant,
-            }
-        )
+        gc, pc = np.bincount(g, minlength=k).astype(float), np.bincount(p, minlength=k).astype(float)
+        row: dict[str, Any] = {
+            "source": source,
+            "n": len(idx),
+            "macro_f1": macro_f1([labels[j] for j in g], [labels[j] for j in p], present),
+            "distribution_error": float(0.5 * np.abs(_shares(gc) - _shares(pc)).sum()),
+        }
+        if poles is not None:
+            row["gold_slant"], row["pred_slant"] = _slant(gc, poles), _slant(pc, poles)
+            row["slant_error"] = row["pred_slant"] - row["gold_slant"]
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -21,6 +21,7 @@ from stance.errors import StanceError
 from stance.evaluation.bias import slant_index
 from stance.evaluation.bootstrap import mcnemar, paired_bootstrap_diff
 from stance.evaluation.metrics import macro_f1
+from stance.scheme import Scheme
 
 
 class CompareError(StanceError):
@@ -39,7 +40,18 @@ def load_run(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     if split not in metrics:
         raise CompareError(f"{d}/metrics.json has no {split!r} results")
     pred = pd.read_parquet(d / f"predictions_{split}.parquet")
-    return {"dir": d, "metrics": metrics, "info": info, "pred": pred, "config_key": _config_key(d)}
+    return {"dir": d, "metrics": metrics, "info": info, "pred": pred, "config_key": _config_key(d),
+            "scheme": run_scheme(info)}
+
+
+def run_scheme(info: dict[str, Any]) -> Scheme:
+    """The scheme a run directory's ``run_info.json`` records (runs made before schemes
+    existed: the bundled scheme with the same labels, if any)."""
+    if info.get("scheme"):
+        return Scheme.from_dict(info["scheme"])
+    from stance.resources import legacy_scheme
+
+    return legacy_scheme(list(info.get("labels") or []))
 
 
 def _config_key(d: Path) -> str:
@@ -60,9 +72,10 @@ def _check_same_test_set(runs: Sequence[dict[str, Any]]) -> None:
     ref_ids = ref["pred"]["sentence_id"].tolist()
     ref_labels = ref["info"].get("labels")
     for r in runs[1:]:
-        if r["info"].get("labels") != ref_labels:
+        if r["info"].get("labels") != ref_labels or r["scheme"].poles != ref["scheme"].poles:
             raise CompareError(
-                f"label sets differ: {ref['dir']} has {ref_labels}, {r['dir']} has {r['info'].get('labels')}"
+                f"label schemes differ: {ref['dir']} has {ref['scheme'].describe()}, "
+                f"{r['dir']} has {r['scheme'].describe()}"
             )
         ids = r["pred"]["sentence_id"].tolist()
         if sorted(ids) != sorted(ref_ids):
@@ -82,6 +95,7 @@ def compare_runs(run_dirs: Sequence[str | Path], n_boot: int = 1000, seed: int =
     runs = [load_run(d) for d in run_dirs]
     _check_same_test_set(runs)
     labels = list(runs[0]["info"]["labels"])
+    scheme: Scheme = runs[0]["scheme"]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         groups.setdefault(r["config_key"], []).append(r)
@@ -113,15 +127,27 @@ def compare_runs(run_dirs: Sequence[str | Path], n_boot: int = 1000, seed: int =
                 y, pa["pred"].to_numpy(), pb["pred"].to_numpy(), pa["article_id"].to_numpy(),
                 metric=lambda t, p: macro_f1(t, p, labels), n_boot=n_boot, seed=seed,
             )
-            sa = pa.groupby("source")["pred"].apply(lambda s: slant_index(list(s)))
-            sb = pb.groupby("source")["pred"].apply(lambda s: slant_index(list(s)))
-            rho = spearmanr(sa.to_numpy(), sb.loc[sa.index].to_numpy()).statistic if len(sa) > 2 else float("nan")
+            rho = _slant_spearman(pa, pb, scheme)
+            n_sources = int(pa["source"].nunique())
             pairs.append({
                 "a": table[i]["model"], "b": table[j]["model"],
                 "a_dir": str(a["dir"]), "b_dir": str(b["dir"]),
                 "diff": diff,
                 "mcnemar": mcnemar(y, pa["pred"].to_numpy(), pb["pred"].to_numpy()),
                 "slant_spearman": float(rho),
-                "n_sources": int(len(sa)),
+                "n_sources": n_sources,
             })
-    return {"labels": labels, "n_test": len(runs[0]["pred"]), "table": table, "pairs": pairs}
+    return {"labels": labels, "scheme": scheme.to_dict(), "n_test": len(runs[0]["pred"]), "table": table,
+            "pairs": pairs}
+
+
+def _slant_spearman(pa: pd.DataFrame, pb: pd.DataFrame, scheme: Scheme) -> float:
+    """Spearman correlation of two runs' per-source predicted slants (NaN without poles or
+    with fewer than three sources)."""
+    if not scheme.has_slant:
+        return float("nan")
+    sa = pa.groupby("source")["pred"].apply(lambda s: slant_index(list(s), scheme))
+    sb = pb.groupby("source")["pred"].apply(lambda s: slant_index(list(s), scheme))
+    if len(sa) <= 2:
+        return float("nan")
+    return float(spearmanr(sa.to_numpy(), sb.loc[sa.index].to_numpy()).statistic)

@@ -20,6 +20,7 @@ from stance.evaluation.metrics import (
     reliability_curve,
 )
 from stance.models.base import StanceClassifier
+from stance.scheme import Scheme
 
 PRED_COLUMNS: tuple[str, ...] = (
     "sentence_id", "article_id", "source", "text", "attributed", "speaker_side", "label",
@@ -63,6 +64,6 @@ def metrics_of(pred: pd.DataFrame, labels: Sequence[str], n_boot: int = 1000, se
     return out
 
 
-def per_source_table(pred: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """Per-source macro-F1, gold and predicted slant and slant error."""
-    return gold_vs_pred_by_source(pred, gold_col="label", pred_col="pred", labels=list(labels))
+def per_source_table(pred: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
+    """Per-source macro-F1, label-distribution error and (with poles) gold and predicted slant."""
+    return gold_vs_pred_by_source(pred, scheme, gold_col="label", pred_col="pred")

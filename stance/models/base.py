@@ -8,70 +8,100 @@ scoring and comparison only ever use this interface.
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from stance.errors import InputError, ModelError
 from stance.jsonio import to_jsonable
-from stance.labels import LABELS
+from stance.scheme import Scheme, infer_labels
 
 MANIFEST = "manifest.json"
 
 
-class StanceClassifier(ABC):
-    """Base class: subclasses implement ``_fit``, ``predict_proba``, ``_save_weights``, ``_load_weights``."""
+def _as_texts(X: Any, what: str = "X") -> list[str]:
+    texts = list(X)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise InputError(f"{what}[{bad}] is a {type(texts[bad]).__name__}, not a string: the "
+                         "classifiers take sentences (strings)")
+    return texts
+
+
+class StanceClassifier(ClassifierMixin, BaseEstimator, ABC):
+    """Base class: subclasses implement ``_fit``, ``predict_proba``, ``_save_weights``, ``_load_weights``.
+
+    A scikit-learn estimator (``get_params``/``set_params``, ``clone``, ``score``, usable in
+    ``GridSearchCV`` and ``cross_val_score``). Every subclass takes ``labels`` (the label set
+    and its order; ``None`` = the sorted labels of the training data) as a hyperparameter.
+    """
 
     kind: ClassVar[str] = "base"
 
     # fitted state (set by fit/load)
     classes_: np.ndarray
+    scheme_: Scheme
     metadata_: dict[str, Any]
-
-    # ------------------------------------------------------------------ sklearn-style params
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as given to ``__init__``."""
-        sig = inspect.signature(type(self).__init__)
-        return {k: getattr(self, k) for k in sig.parameters if k != "self"}
 
     # ------------------------------------------------------------------ training
     def fit(
         self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        val_texts: Sequence[str] | None = None,
-        val_labels: Sequence[str] | None = None,
-        label_set: Sequence[str] = LABELS,
+        X: Sequence[str],
+        y: Sequence[str],
+        X_val: Sequence[str] | None = None,
+        y_val: Sequence[str] | None = None,
+        scheme: Scheme | None = None,
     ) -> StanceClassifier:
-        """Fit on sentences and their string labels (validation data is optional).
+        """Fit on sentences ``X`` and their string labels ``y`` (validation data optional).
 
-        ``classes_`` is ``label_set`` (all labels, even those absent from ``labels``), so
-        ``predict_proba`` columns never depend on which labels a sample happened to contain.
+        ``classes_`` is, in this order of precedence, the ``scheme``'s labels, the ``labels``
+        hyperparameter, or the sorted distinct labels of ``y``; every label of the set gets a
+        probability column, even one absent from ``y``. ``scheme_`` is the scheme the model
+        was trained with (one that knows only the labels when none is given).
         """
-        texts, labels = list(texts), list(labels)
+        texts, labels = _as_texts(X), [str(v) for v in y]
         if not texts:
             raise InputError("the training split is empty", hint="check the dataset split sizes")
         if len(texts) != len(labels):
             raise InputError(f"{len(texts)} texts but {len(labels)} labels")
-        unknown = sorted(set(labels) - set(label_set))
-        if unknown:
-            raise InputError(
-                f"labels {unknown} are not in the model's label set {list(label_set)}",
-                field="label",
-                hint="use a dataset built with the same label set",
-            )
+        label_set = self._label_set(labels, scheme)
+        val_texts = _as_texts(X_val or [], "X_val")
+        val_labels = [str(v) for v in (y_val or [])]
+        if len(val_texts) != len(val_labels):
+            raise InputError(f"{len(val_texts)} validation texts but {len(val_labels)} validation labels")
+        for what, values in (("training", labels), ("validation", val_labels)):
+            unknown = sorted(set(values) - set(label_set))
+            if unknown:
+                raise InputError(
+                    f"{what} labels {unknown} are not in the model's label set {list(label_set)}",
+                    field="label", hint="use a dataset built with the same label scheme",
+                )
         self.classes_ = np.array(list(label_set))
+        self.scheme_ = scheme if scheme is not None else Scheme.from_labels(label_set)
         self.metadata_ = {}
         t0 = time.perf_counter()
-        self._fit(texts, labels, list(val_texts or []), list(val_labels or []))
+        self._fit(texts, labels, val_texts, val_labels)
         self.metadata_["train_seconds"] = round(time.perf_counter() - t0, 3)
         return self
+
+    def _label_set(self, y: list[str], scheme: Scheme | None) -> list[str]:
+        given = None if self.labels is None else [str(x) for x in self.labels]
+        if scheme is not None:
+            if given is not None and given != scheme.label_list:
+                raise InputError(
+                    f"the model's labels {given} differ from the scheme {scheme.describe()}",
+                    hint="drop model.classifier.labels or make it equal to the scheme's labels",
+                )
+            return scheme.label_list
+        if given is not None:
+            return given
+        return list(infer_labels(y))
 
     @abstractmethod
     def _fit(
@@ -80,12 +110,12 @@ class StanceClassifier(ABC):
 
     # ------------------------------------------------------------------ inference
     @abstractmethod
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Probabilities, shape (n, len(classes_)), columns ordered by ``classes_``."""
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
+    def predict(self, X: Sequence[str]) -> np.ndarray:
         """Most probable label per text."""
-        proba = self.predict_proba(texts)
+        proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)] if len(proba) else np.array([], dtype=object)
 
     def label_index(self, labels: Iterable[str]) -> np.ndarray:
@@ -93,16 +123,9 @@ class StanceClassifier(ABC):
         pos = {c: i for i, c in enumerate(self.classes_)}
         return np.array([pos[x] for x in labels], dtype=int)
 
-    def score_articles(self, articles: Iterable[Any], **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Score articles (``Article`` objects or dicts with id/text/source), yielding one
-        record per sentence; see :func:`stance.scoring.score.score_articles`."""
-        from stance.scoring.score import score_articles
-
-        yield from score_articles(self, articles, **kwargs)
-
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
-        """Write manifest (kind, labels, version, params, metadata) and weights into ``path``."""
+        """Write manifest (kind, labels, scheme, version, params, metadata) and weights into ``path``."""
         import stance
 
         self._check_fitted()
@@ -112,8 +135,9 @@ class StanceClassifier(ABC):
         manifest = {
             "kind": self.kind,
             "labels": [str(c) for c in self.classes_],
+            "scheme": self.scheme_.to_dict(),
             "package_version": stance.__version__,
-            "params": to_jsonable(self.get_params()),
+            "params": to_jsonable(self.get_params(deep=False)),
             "metadata": to_jsonable(self.metadata_),
             **(to_jsonable(dict(extra)) if extra else {}),
         }
@@ -132,6 +156,7 @@ class StanceClassifier(ABC):
         params = manifest.get("params", {})
         model = cls(**params)
         model.classes_ = np.array(manifest["labels"])
+        model.scheme_ = scheme_of_manifest(manifest, path)
         model.metadata_ = dict(manifest.get("metadata", {}))
         model.manifest_ = manifest
         model._load_weights(Path(path))
@@ -143,6 +168,21 @@ class StanceClassifier(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise ModelError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+
+def scheme_of_manifest(manifest: Mapping[str, Any], path: str | Path) -> Scheme:
+    """The scheme a saved model records; models saved before schemes existed (package 0.1.0)
+    with the Pakistan-Afghanistan labels get the bundled ``pak_afghan`` scheme."""
+    labels = [str(x) for x in manifest["labels"]]
+    data = manifest.get("scheme")
+    if data is None:
+        from stance.resources import legacy_scheme
+
+        return legacy_scheme(labels)
+    scheme = Scheme.from_dict(data)
+    if scheme.label_list != labels:
+        raise ModelError(f"{path}: the manifest's labels {labels} differ from its scheme's {scheme.label_list}")
+    return scheme
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

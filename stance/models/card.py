@@ -7,14 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from stance.labels import LABELS
 from stance.models.base import StanceClassifier
-
-_DEFINITIONS = {
-    "pro_islamabad": "advances the Pakistani government's and military's account of the conflict",
-    "pro_kabul": "advances the Afghan Taliban government's (Islamic Emirate's) account",
-    "neutral": "advances neither side: procedure, undisputed fact, both sides in comparable weight",
-}
 
 
 def _fmt(x: Any) -> str:
@@ -24,14 +17,16 @@ def _fmt(x: Any) -> str:
 def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any],
                      data_info: dict[str, Any], cfg: DictConfig) -> Path:
     """Write ``README.md``: labels, data, splits, metrics, per-source results, limitations."""
+    scheme = model.scheme_
     lines = [
         f"# stance classifier: {model.kind}",
         "",
-        "Sentence-level stance on the Pakistan-Afghanistan conflict: whose account does a "
-        "sentence advance? Labels follow docs/LABELING.md of the stance package.",
+        scheme.description or f"Sentence classifier for the label scheme {scheme.name!r}.",
         "",
-        "## Labels",
-        *[f"- `{c}`: {_DEFINITIONS.get(str(c), '')}" for c in model.classes_],
+        f"## Labels (scheme `{scheme.name}`)",
+        *[f"- `{c}`" + (f": {scheme.definitions[str(c)]}" if str(c) in scheme.definitions else "")
+          for c in model.classes_],
+        *([f"- slant = {scheme.slant_description()}"] if scheme.has_slant else []),
         "",
         "## Data",
         f"- data config: `{cfg.data.get('name', '?')}`; fingerprint `{data_info['fingerprint'][:16]}`",
@@ -55,20 +50,20 @@ def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any
         )
     test = metrics.get("test", {})
     if test.get("per_source"):
-        keys = ["source", "n", "macro_f1", "gold_slant", "pred_slant", "slant_error"]
+        keys = ["source", "n", "macro_f1", *(["gold_slant", "pred_slant", "slant_error"] if scheme.has_slant
+                                             else ["distribution_error"])]
         lines += ["", "## Per-source results (test)", "| " + " | ".join(keys) + " |",
                   "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |" for r in test["per_source"]]
     lines += [
         "",
         "## Limitations",
-        "- Trained on a small corpus; the bundled sample's training data is synthetic and its "
-        "real test set is five articles (120 sentences): confidence intervals are wide.",
+        *(["- Trained on the bundled sample: its training data is synthetic and its real test set "
+           "is five articles (120 sentences), so confidence intervals are wide and real news from "
+           "unseen outlets scores lower."] if cfg.data.get("name") == "sample" else []),
         "- Labels judge whose account a sentence advances, not whether it is true.",
         "- English news only; outlets, vocabulary and events outside the training data may "
         "shift predictions. Check per-source results before ranking outlets.",
-        f"- Label set: {', '.join(map(str, model.classes_))}"
-        + ("" if tuple(model.classes_) == LABELS else " (differs from the package default)"),
     ]
     out = path / "README.md"
     out.write_text("\n".join(lines) + "\n")

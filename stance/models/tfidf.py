@@ -39,6 +39,7 @@ class TfidfClassifier(StanceClassifier):
         class_weight: ``"balanced"`` or None.
         max_iter: solver iterations.
         seed: random seed.
+        labels: the label set and its order (None = the sorted labels of the training data).
     """
 
     kind = "tfidf"
@@ -54,9 +55,10 @@ class TfidfClassifier(StanceClassifier):
         class_weight: str | None = "balanced",
         max_iter: int = 2000,
         seed: int = 0,
+        labels: Sequence[str] | None = None,
     ) -> None:
-        self.word_ngram_range = tuple(word_ngram_range)
-        self.char_ngram_range = tuple(char_ngram_range)
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
@@ -64,13 +66,14 @@ class TfidfClassifier(StanceClassifier):
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.seed = seed
+        self.labels = labels
 
     # ------------------------------------------------------------------ building blocks
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         common = dict(min_df=self.min_df, max_features=self.max_features, sublinear_tf=self.sublinear_tf,
                       lowercase=True, dtype=np.float32)
-        word = TfidfVectorizer(analyzer="word", ngram_range=self.word_ngram_range, **common)
-        char = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngram_range, **common)
+        word = TfidfVectorizer(analyzer="word", ngram_range=tuple(self.word_ngram_range), **common)
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range), **common)
         return word, char
 
     def sklearn_pipeline(self) -> Pipeline:
@@ -108,6 +111,7 @@ class TfidfClassifier(StanceClassifier):
         return sp.hstack([self.word_.transform(texts), self.char_.transform(texts)], format="csr")
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns ordered by ``classes_``."""
         self._check_fitted()
         texts = list(texts)
         if not texts:

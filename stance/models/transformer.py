@@ -112,6 +112,7 @@ class TransformerClassifier(StanceClassifier):
             (None = torch's thread count; 1 = one batch at a time on all of torch's threads).
             Several small batches in parallel are faster than one batch on all cores for a
             small encoder (see :mod:`stance.models.batching`). Ignored on CUDA.
+        labels: the label set and its order (None = the sorted labels of the training data).
     """
 
     kind = "transformer"
@@ -142,10 +143,11 @@ class TransformerClassifier(StanceClassifier):
         group_by_length: bool = True,
         freeze_embeddings: bool = False,
         inference_workers: int | None = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
-        self.encoder = None if encoder is None else str(encoder)
+        self.encoder = encoder
         self.random_init = random_init
-        self.config_overrides = None if config_overrides is None else dict(config_overrides)
+        self.config_overrides = config_overrides
         self.max_length = max_length
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -167,6 +169,7 @@ class TransformerClassifier(StanceClassifier):
         self.group_by_length = group_by_length
         self.freeze_embeddings = freeze_embeddings
         self.inference_workers = inference_workers
+        self.labels = labels
 
     # ------------------------------------------------------------------ building blocks
     def _check_params(self) -> None:
@@ -211,7 +214,7 @@ class TransformerClassifier(StanceClassifier):
                 return default_encoder()
             except StanceError as e:
                 raise ModelError(str(e)) from e
-        enc = os.path.expanduser(self.encoder)
+        enc = os.path.expanduser(str(self.encoder))
         path = Path(enc)
         if path.exists():
             if not (path / "config.json").is_file():
@@ -241,7 +244,7 @@ class TransformerClassifier(StanceClassifier):
             "id2label": dict(enumerate(classes)),
             "label2id": {c: i for i, c in enumerate(classes)},
             "problem_type": "single_label_classification",
-            **(self.config_overrides or {}),
+            **dict(self.config_overrides or {}),
         }
         local = Path(source).exists()
         try:

@@ -18,8 +18,10 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from stance.scheme import Scheme
+
 __all__ = [
-    "LABEL_COLORS",
+    "label_colors",
     "plot_confusion_matrix",
     "plot_editorial_vs_quoted",
     "plot_model_comparison",
@@ -29,12 +31,10 @@ __all__ = [
     "source_order",
 ]
 
-# Okabe-Ito colours (colour-blind safe)
-LABEL_COLORS: dict[str, str] = {
-    "pro_islamabad": "#009E73",
-    "pro_kabul": "#D55E00",
-    "neutral": "#A0A0A0",
-}
+# Okabe-Ito colours (colour-blind safe): the first pole green, the second orange, the "none"
+# label grey, other labels from the rest of the palette
+POLE_COLORS = ("#009E73", "#D55E00")
+NONE_COLOR = "#A0A0A0"
 _FALLBACK = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 GOLD_STYLE = {"color": "#222222", "marker": "o", "label": "gold labels"}
 PRED_STYLE = {"color": "#0072B2", "marker": "D", "label": "predictions"}
@@ -42,8 +42,13 @@ LOW_SUPPORT_COLOR = "#9a9a9a"
 DPI = 120
 
 
-def _label_color(label: str, i: int) -> str:
-    return LABEL_COLORS.get(label, _FALLBACK[i % len(_FALLBACK)])
+def label_colors(scheme: Scheme) -> dict[str, str]:
+    """A colour per label of ``scheme`` (poles and the none label get fixed colours)."""
+    fixed = dict(zip(scheme.poles or (), POLE_COLORS, strict=False))
+    if scheme.none_label is not None:
+        fixed[scheme.none_label] = NONE_COLOR
+    rest = iter(_FALLBACK * (1 + len(scheme.label_list) // len(_FALLBACK)))
+    return {lab: fixed.get(lab) or next(rest) for lab in scheme.label_list}
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -95,17 +100,17 @@ def _source_ticks(ax: Any, order: Sequence[str], low: set[str]) -> None:
     ax.set_ylim(len(order) - 0.5, -0.5)  # first source on top
 
 
-def _slant_axis(ax: Any, xlabel: str = "slant = share pro_islamabad - share pro_kabul") -> None:
+def _slant_axis(ax: Any, poles: Sequence[str], xlabel: str | None = None) -> None:
     ax.axvline(0.0, color="#555555", lw=0.8, zorder=1)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xticks([-1, -0.5, 0, 0.5, 1])
     ax.grid(axis="x", color="#e3e3e3", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.text(0.0, 1.01, "\u2190 pro-Kabul", transform=ax.transAxes, ha="left", va="bottom",
-            fontsize=8, color=LABEL_COLORS["pro_kabul"])
-    ax.text(1.0, 1.01, "pro-Islamabad \u2192", transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=8, color=LABEL_COLORS["pro_islamabad"])
+    ax.set_xlabel(xlabel or f"slant = share {poles[0]} - share {poles[1]}", fontsize=9)
+    ax.text(0.0, 1.01, f"\u2190 {poles[1]}", transform=ax.transAxes, ha="left", va="bottom",
+            fontsize=8, color=POLE_COLORS[1])
+    ax.text(1.0, 1.01, f"{poles[0]} \u2192", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=8, color=POLE_COLORS[0])
 
 
 def _slant_series(
@@ -148,6 +153,7 @@ def _height_for(n_rows: int, per_row: float = 0.42, base: float = 1.5) -> float:
 def plot_source_slant(
     pred: pd.DataFrame,
     path: str | Path,
+    poles: Sequence[str],
     gold: pd.DataFrame | None = None,
     title: str = "Per-source slant (95% article-bootstrap CI)",
 ) -> Path:
@@ -166,7 +172,7 @@ def plot_source_slant(
     for table, style, off in series:
         _slant_series(ax, table, order, "slant", off, style)
     _source_ticks(ax, order, low)
-    _slant_axis(ax)
+    _slant_axis(ax, poles)
     ax.set_title(title, fontsize=11, pad=16)
     handles, names = ax.get_legend_handles_labels()
     if handles:
@@ -178,6 +184,7 @@ def plot_source_slant(
 def plot_editorial_vs_quoted(
     pred: pd.DataFrame,
     path: str | Path,
+    poles: Sequence[str],
     gold: pd.DataFrame | None = None,
     title: str = "Editorial vs quoted slant (95% article-bootstrap CI)",
 ) -> Path:
@@ -194,7 +201,7 @@ def plot_editorial_vs_quoted(
         if gold is not None:
             _slant_series(ax, gold, order, column, -0.14, GOLD_STYLE)
         _slant_series(ax, pred, order, column, 0.14 if gold is not None else 0.0, PRED_STYLE)
-        _slant_axis(ax, xlabel="slant")
+        _slant_axis(ax, poles, xlabel="slant")
         ax.set_title(name, fontsize=10, pad=16)
     _source_ticks(axes[0], order, low)
     axes[1].tick_params(axis="y", left=False)
@@ -213,9 +220,9 @@ def plot_editorial_vs_quoted(
 def plot_stance_distribution(
     tables: Mapping[str, pd.DataFrame],
     path: str | Path,
-    labels: Sequence[str],
+    scheme: Scheme,
     order: Sequence[str] | None = None,
-    title: str = "Stance distribution per source",
+    title: str = "Label distribution per source",
 ) -> Path:
     """Stacked horizontal bars of label shares per source, one panel per table.
 
@@ -224,6 +231,8 @@ def plot_stance_distribution(
     """
     if not tables:
         raise ValueError("tables must not be empty")
+    labels = scheme.label_list
+    colors = label_colors(scheme)
     frames = list(tables.items())
     order = list(order) if order is not None else source_order(frames[0][1])
     low = _low_support_set(*tables.values())
@@ -232,19 +241,19 @@ def plot_stance_distribution(
     for ax, (name, table) in zip(axes, frames, strict=True):
         by_source = table.set_index(table["source"].astype(str))
         left = np.zeros(len(order))
-        for j, label in enumerate(labels):
+        for label in labels:
             col = f"share_{label}"
             vals = np.array([
                 float(by_source.loc[s, col]) if s in by_source.index and _finite(by_source.loc[s, col]) else 0.0
                 for s in order
             ])
-            bars = ax.barh(range(len(order)), vals, left=left, color=_label_color(label, j),
+            bars = ax.barh(range(len(order)), vals, left=left, color=colors[label],
                            edgecolor="white", lw=0.6, height=0.7, label=label)
             for rect, v in zip(bars, vals, strict=True):
                 if v >= 0.09:
                     ax.text(rect.get_x() + rect.get_width() / 2, rect.get_y() + rect.get_height() / 2,
                             f"{v:.0%}", ha="center", va="center", fontsize=7, color="white"
-                            if label != "neutral" else "#222222")
+                            if label != scheme.none_label else "#222222")
             left += vals
         ax.set_xlim(0, 1)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -264,7 +273,7 @@ def plot_stance_distribution(
         ax.tick_params(axis="y", left=False)
     fig.suptitle(title, fontsize=11)
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncol=len(labels), fontsize=8,
+    fig.legend(handles, names, loc="outside lower center", ncol=min(len(labels), 6), fontsize=8,
                frameon=False)
     return _save(fig, path)
 

@@ -31,8 +31,9 @@ import pandas as pd
 
 from stance.errors import InputError, StanceError
 from stance.evaluation.bias import source_bias_table
-from stance.labels import LABELS
+from stance.evaluation.compare import run_scheme
 from stance.reporting import plots
+from stance.scheme import Scheme
 
 __all__ = ["ReportInputError", "RunData", "load_run", "write_report"]
 
@@ -67,11 +68,18 @@ class RunData:
         return str(self.metrics.get("model") or self.info.get("model") or "?")
 
     @property
+    def scheme(self) -> Scheme:
+        """The run's label scheme (run_info.json, else the model manifest)."""
+        if self.info.get("scheme") or self.info.get("labels"):
+            return run_scheme(self.info)
+        return run_scheme({"scheme": self.manifest.get("scheme"), "labels": self.manifest.get("labels")})
+
+    @property
     def labels(self) -> list[str]:
         for split in SPLITS:
             if isinstance(self.metrics.get(split), dict) and self.metrics[split].get("labels"):
                 return [str(x) for x in self.metrics[split]["labels"]]
-        return [str(x) for x in self.info.get("labels", LABELS)]
+        return self.scheme.label_list
 
     @property
     def fingerprint(self) -> str | None:
@@ -379,8 +387,9 @@ def _bias_tables(run: RunData, n_boot: int) -> tuple[pd.DataFrame | None, pd.Dat
     min_s = int(run.trainer_setting("min_sentences", DEFAULT_MIN_SENTENCES))
     min_a = int(run.trainer_setting("min_articles", DEFAULT_MIN_ARTICLES))
     seed = int(run.metrics.get("seed", 0) or 0)
-    kw: dict[str, Any] = {"labels": labels, "min_sentences": min_s, "min_articles": min_a,
+    kw: dict[str, Any] = {"scheme": run.scheme, "min_sentences": min_s, "min_articles": min_a,
                           "n_boot": n_boot, "seed": seed}
+    del labels
     try:
         pred = source_bias_table(df, label_col="pred", **kw)
         gold = None
@@ -396,27 +405,33 @@ def _bias_tables(run: RunData, n_boot: int) -> tuple[pd.DataFrame | None, pd.Dat
 
 def _bias_section(run: RunData, out: Path, figs: dict[str, Path], n_boot: int) -> Section:
     sec = Section("bias", f"Per-source bias ({BIAS_SPLIT} split)")
-    labels = run.labels
-    if not {"pro_islamabad", "pro_kabul"} <= set(labels):
-        sec.blocks.append(Para("Slant needs the labels pro_islamabad and pro_kabul; this run's "
-                               f"label set is {', '.join(labels)}.", "note"))
-        return sec
+    scheme = run.scheme
     gold, pred, min_s, min_a = _bias_tables(run, n_boot)
     ref = gold if gold is not None else pred
-    order = plots.source_order(ref)
+    order = plots.source_order(ref, "slant" if scheme.has_slant else "js_divergence")
     low = {str(s) for s in ref.loc[ref["low_support"].astype(bool), "source"]}
-    sec.blocks.append(Para(
-        "Slant = share of pro_islamabad sentences \u2212 share of pro_kabul sentences, in "
-        "[\u22121, 1]; positive leans pro-Islamabad. Editorial slant uses the unattributed "
-        "sentences (the outlet's own voice), quoted slant the attributed ones. Intervals: 95% "
-        f"bootstrap over the articles of each source ({n_boot} resamples). Sources with fewer "
-        f"than {min_s} sentences or {min_a} articles are flagged low support and not ranked.",
-    ))
+    if scheme.has_slant:
+        pos, neg = scheme.poles  # type: ignore[misc]
+        sec.blocks.append(Para(
+            f"Slant = share of {pos} sentences \u2212 share of {neg} sentences, in "
+            f"[\u22121, 1]; positive leans {pos}. Editorial slant uses the unattributed "
+            "sentences (the outlet's own voice), quoted slant the attributed ones. Intervals: 95% "
+            f"bootstrap over the articles of each source ({n_boot} resamples). Sources with fewer "
+            f"than {min_s} sentences or {min_a} articles are flagged low support and not ranked.",
+        ))
+    else:
+        sec.blocks.append(Para(
+            f"The scheme {scheme.name!r} has no poles, so no slant: per source, the share of each "
+            "label, its over- or under-representation against all sources pooled, and the "
+            "Jensen-Shannon divergence of the source's label distribution from the pooled one. "
+            f"Intervals: 95% bootstrap over the articles of each source ({n_boot} resamples). "
+            f"Sources with fewer than {min_s} sentences or {min_a} articles are flagged low support.",
+        ))
     n_low = len(low)
     if n_low == len(order):
         sec.blocks.append(Para(
             f"All {len(order)} sources are low support on this split: no ranking is given, "
-            "and the slants below are descriptive only.", "note"))
+            "and the figures below are descriptive only.", "note"))
     elif n_low:
         sec.blocks.append(Para(f"{n_low} of {len(order)} sources are low support (greyed, "
                                "not ranked).", "note"))
@@ -426,84 +441,107 @@ def _bias_section(run: RunData, out: Path, figs: dict[str, Path], n_boot: int) -
             f"{n_single} source(s) contribute a single article: an article bootstrap cannot give "
             "them an interval, so only the estimate is shown.", "note"))
 
+    g = gold.set_index(gold["source"].astype(str)) if gold is not None else None
+    p = pred.set_index(pred["source"].astype(str))
+    muted = {i for i, s in enumerate(order) if s in low}
+    if scheme.has_slant:
+        _slant_blocks(sec, run, out, figs, g, p, gold, pred, order, low, muted)
+    name = f"distribution_{BIAS_SPLIT}"
+    dist = {"gold labels": gold, "predictions": pred} if gold is not None else {"predictions": pred}
+    figs[name] = plots.plot_stance_distribution(dist, out / f"{name}.png", scheme, order=order)
+    sec.blocks.append(FigRow([Fig(name, figs[name], "Share of each label per source.")]))
+    if not scheme.has_slant:
+        _distribution_blocks(sec, run, g, p, order, muted)
+    rows = []
+    for s in order:
+        rows.append([s, str(int(p.loc[s, "n_attributed"])),
+                     *(_pct(p.loc[s, f"voice_{side}"]) for side in (*scheme.side_names, "unresolved"))])
+    sec.blocks.append(Table(
+        ["source", "attributed sentences", *(f"{side} voices" for side in scheme.side_names), "unresolved"],
+        rows, numeric=set(range(1, 3 + len(scheme.side_names))), muted_rows=muted,
+        caption="Voice balance: shares of attributed sentences by the side of the quoted "
+                "speaker.",
+    ))
+    return sec
+
+
+def _cell(t: pd.DataFrame | None, col: str, s: str, signed: bool = True) -> str:
+    """``col`` of source ``s`` with its interval ("(1 article)" where there is none)."""
+    if t is None:
+        return DASH
+    if int(t.loc[s, "n_articles"]) < 2:  # a one-article bootstrap has zero width
+        est = _num(t.loc[s, col], signed=signed)
+        return est if est == DASH else f"{est} (1 article)"
+    return _ci(t.loc[s, col], t.loc[s, f"{col}_low"], t.loc[s, f"{col}_high"], signed=signed)
+
+
+def _slant_blocks(sec: Section, run: RunData, out: Path, figs: dict[str, Path], g: pd.DataFrame | None,
+                  p: pd.DataFrame, gold: pd.DataFrame | None, pred: pd.DataFrame, order: list[str],
+                  low: set[str], muted: set[int]) -> None:
+    poles = run.scheme.poles
+    assert poles is not None  # noqa: S101 - caller checks has_slant
     name = f"slant_{BIAS_SPLIT}"
-    figs[name] = plots.plot_source_slant(pred, out / f"{name}.png", gold=gold)
+    figs[name] = plots.plot_source_slant(pred, out / f"{name}.png", poles, gold=gold)
     sec.blocks.append(FigRow([Fig(name, figs[name],
                                   "Gold vs predicted slant per source with 95% CIs.")]))
     name = f"editorial_quoted_{BIAS_SPLIT}"
-    figs[name] = plots.plot_editorial_vs_quoted(pred, out / f"{name}.png", gold=gold)
+    figs[name] = plots.plot_editorial_vs_quoted(pred, out / f"{name}.png", poles, gold=gold)
     sec.blocks.append(FigRow([Fig(name, figs[name],
                                   "Editorial (unattributed) vs quoted (attributed) slant per "
                                   "source, gold and predicted, with 95% CIs.")]))
-    name = f"distribution_{BIAS_SPLIT}"
-    dist = {"gold labels": gold, "predictions": pred} if gold is not None else {"predictions": pred}
-    figs[name] = plots.plot_stance_distribution(dist, out / f"{name}.png", labels, order=order)
-    sec.blocks.append(FigRow([Fig(name, figs[name], "Share of each stance label per source.")]))
-
-    g = gold.set_index(gold["source"].astype(str)) if gold is not None else None
-    p = pred.set_index(pred["source"].astype(str))
     per_source = {str(r.get("source")): r for r in run.metrics.get(BIAS_SPLIT, {}).get("per_source", [])
                   if isinstance(r, dict)}
     rank_col = g if g is not None else p
-
-    def cell(t: pd.DataFrame | None, col: str, s: str) -> str:
-        if t is None:
-            return DASH
-        if int(t.loc[s, "n_articles"]) < 2:  # a one-article bootstrap has zero width
-            est = _num(t.loc[s, col], signed=True)
-            return est if est == DASH else f"{est} (1 article)"
-        return _ci(t.loc[s, col], t.loc[s, f"{col}_low"], t.loc[s, f"{col}_high"], signed=True)
-
-    def gci(col: str, s: str) -> str:
-        return cell(g, col, s)
-
-    def pci(col: str, s: str) -> str:
-        return cell(p, col, s)
-
-    rows, muted = [], set()
-    for i, s in enumerate(order):
-        is_low = s in low
-        if is_low:
-            muted.add(i)
+    rows = []
+    for s in order:
         rank = rank_col.loc[s, "rank"]
         err = (p.loc[s, "slant"] - g.loc[s, "slant"]) if g is not None else float("nan")
         rows.append([
             s, str(int(p.loc[s, "n_sentences"])), str(int(p.loc[s, "n_articles"])),
-            gci("slant", s), pci("slant", s), _num(err, signed=True),
+            _cell(g, "slant", s), _cell(p, "slant", s), _num(err, signed=True),
             _num(per_source.get(s, {}).get("macro_f1")),
-            "low support" if is_low else (str(int(rank)) if pd.notna(rank) else "\u2013"),
+            "low support" if s in low else (str(int(rank)) if pd.notna(rank) else "\u2013"),
         ])
     sec.blocks.append(Table(
         ["source", "sentences", "articles", "gold slant [95% CI]", "predicted slant [95% CI]",
          "slant error", "macro-F1", "rank" + (" (gold)" if g is not None else "")],
         rows, numeric={1, 2, 3, 4, 5, 6}, muted_rows=muted,
-        caption="Gold vs predicted slant (slant error = predicted \u2212 gold; rank 1 = most "
-                "pro-Islamabad among supported sources).",
+        caption=f"Gold vs predicted slant (slant error = predicted \u2212 gold; rank 1 = most "
+                f"{poles[0]} among supported sources).",
     ))
-    rows = []
-    for s in order:
-        rows.append([
-            s, str(int(p.loc[s, "n_attributed"])),
-            gci("editorial_slant", s), pci("editorial_slant", s),
-            gci("quoted_slant", s), pci("quoted_slant", s),
-        ])
+    rows = [[s, str(int(p.loc[s, "n_attributed"])), _cell(g, "editorial_slant", s), _cell(p, "editorial_slant", s),
+             _cell(g, "quoted_slant", s), _cell(p, "quoted_slant", s)] for s in order]
     sec.blocks.append(Table(
         ["source", "attributed", "editorial gold", "editorial predicted", "quoted gold",
          "quoted predicted"], rows, numeric={1, 2, 3, 4, 5}, muted_rows=muted,
         caption="Editorial vs quoted slant [95% CI].",
     ))
-    rows = []
-    for s in order:
-        rows.append([s, str(int(p.loc[s, "n_attributed"])),
-                     *(_pct(p.loc[s, f"voice_{side}"])
-                       for side in ("islamabad", "kabul", "third_party", "unresolved"))])
+
+
+def _distribution_blocks(sec: Section, run: RunData, g: pd.DataFrame | None, p: pd.DataFrame,
+                         order: list[str], muted: set[int]) -> None:
+    labels = run.scheme.label_list
+    per_source = {str(r.get("source")): r for r in run.metrics.get(BIAS_SPLIT, {}).get("per_source", [])
+                  if isinstance(r, dict)}
+    rows = [[s, str(int(p.loc[s, "n_sentences"])), str(int(p.loc[s, "n_articles"])),
+             *(_cell(p, f"share_{lab}", s, signed=False) for lab in labels),
+             _num(p.loc[s, "js_divergence"]), _num(g.loc[s, "js_divergence"]) if g is not None else DASH,
+             _num(per_source.get(s, {}).get("distribution_error"))] for s in order]
     sec.blocks.append(Table(
-        ["source", "attributed sentences", "Islamabad voices", "Kabul voices",
-         "third-party voices", "unresolved"], rows, numeric={1, 2, 3, 4, 5}, muted_rows=muted,
-        caption="Voice balance: shares of attributed sentences by the side of the quoted "
-                "speaker.",
+        ["source", "sentences", "articles", *(f"predicted {lab} [95% CI]" for lab in labels),
+         "JS divergence (predicted)", "JS divergence (gold)", "distribution error"],
+        rows, numeric=set(range(1, 6 + len(labels))), muted_rows=muted,
+        caption="Predicted label shares per source, Jensen-Shannon divergence (base 2) of each "
+                "source from the pooled distribution, and the total variation distance between "
+                "the source's gold and predicted distributions.",
     ))
-    return sec
+    rows = [[s, *(_cell(p, f"over_{lab}", s) for lab in labels)] for s in order]
+    sec.blocks.append(Table(
+        ["source", *(f"{lab} vs corpus" for lab in labels)], rows, numeric=set(range(1, 1 + len(labels))),
+        muted_rows=muted,
+        caption="Over- (+) and under-representation (\u2212) of each predicted label: the source's "
+                "share minus the pooled share of all sources [95% CI].",
+    ))
 
 
 def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Path],
@@ -519,7 +557,7 @@ def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Pat
         sec.blocks.append(Para(f"The runs cannot be compared: {e}", "note"))
         return sec
     table = list(result.get("table", []))
-    labels = list(result.get("labels") or LABELS)
+    labels = list(result.get("labels") or [])
     rows = []
     for r in table:
         rows.append([

@@ -36,6 +36,7 @@ from stance.data.readers import Skipped
 from stance.data.schema import Article
 from stance.data.segment import Segmenter
 from stance.errors import InputError
+from stance.scheme import Scheme
 
 __all__ = [
     "UNKNOWN_SOURCE",
@@ -54,7 +55,6 @@ __all__ = [
 ]
 
 UNKNOWN_SOURCE = "unknown"
-_PI, _PK = "pro_islamabad", "pro_kabul"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -140,9 +140,9 @@ def default_segmenter() -> Segmenter:
     return Segmenter(language="en", min_chars=3)
 
 
-def default_attributor() -> Attributor:
-    """The attributor with the gazetteer of ``configs/data/attribution/default.yaml``."""
-    return Attributor(**_config("attribution"))
+def default_attributor(scheme: Scheme) -> Attributor:
+    """The default attributor with the scheme's gazetteer and speaker sides."""
+    return Attributor(actors=list(scheme.actors), sides=scheme.side_names)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -208,6 +208,12 @@ def _labels_of(model: Any) -> list[str]:
     return [str(c) for c in model.classes_]
 
 
+def scheme_of(model: Any) -> Scheme:
+    """The scheme a (loaded or fitted) classifier was trained with."""
+    scheme = getattr(model, "scheme_", None)
+    return scheme if isinstance(scheme, Scheme) else Scheme.from_labels(_labels_of(model))
+
+
 def _emit(model: Any, pending: list[dict[str, Any]], labels: list[str]) -> list[dict[str, Any]]:
     """Fill label and probabilities of ``pending`` records (one predict_proba call)."""
     if not pending:
@@ -265,7 +271,7 @@ def score_articles(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cleaner = cleaner or default_cleaner()
     segmenter = segmenter or default_segmenter()
-    att = default_attributor() if attributor is None else (attributor or None)
+    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -312,7 +318,7 @@ def score_sentences(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    att = default_attributor() if attributor is None else (attributor or None)
+    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -362,26 +368,20 @@ def _score_stream(
 # --------------------------------------------------------------------------- summaries
 
 
-def _label_list(records: pd.DataFrame, labels: Sequence[str] | None) -> list[str]:
-    if labels is not None:
-        return list(labels)
-    return [c[len("proba_"):] for c in records.columns if c.startswith("proba_")]
-
-
 def _frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     return records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
 
 
 def article_summary(
     records: Iterable[Mapping[str, Any]] | pd.DataFrame,
-    labels: Sequence[str] | None = None,
+    scheme: Scheme,
 ) -> pd.DataFrame:
     """One row per article (in order of first appearance): ``article_id``, ``source``,
-    ``n_sentences``, ``n_<label>`` per label, ``n_attributed``, ``slant`` (share
-    pro_islamabad minus share pro_kabul; NaN without sentences or without those labels)
+    ``n_sentences``, ``n_<label>`` per label, ``n_attributed``, ``slant`` (share of the
+    scheme's first pole minus share of its second; NaN without sentences or without poles)
     and ``dominant`` (most frequent label, ties broken by label order)."""
     df = _frame(records)
-    labels = _label_list(df, labels)
+    labels = scheme.label_list
     cols = ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
             "slant", "dominant"]
     if df.empty:
@@ -399,8 +399,9 @@ def article_summary(
     for c in labels:
         out[f"n_{c}"] = counts[c].to_numpy().astype(int)
     out["n_attributed"] = first.loc[order, "n_attributed"].to_numpy().astype(int)
-    if _PI in labels and _PK in labels:
-        out["slant"] = (out[f"n_{_PI}"] - out[f"n_{_PK}"]) / out["n_sentences"].where(out["n_sentences"] > 0)
+    if scheme.poles is not None:
+        pos, neg = scheme.poles
+        out["slant"] = (out[f"n_{pos}"] - out[f"n_{neg}"]) / out["n_sentences"].where(out["n_sentences"] > 0)
     else:
         out["slant"] = np.nan
     arr = counts.to_numpy()
@@ -429,7 +430,7 @@ def confusion_of(model: Any) -> list[list[float]] | None:
 
 def source_summary(
     records: Iterable[Mapping[str, Any]] | pd.DataFrame,
-    labels: Sequence[str] | None = None,
+    scheme: Scheme,
     confusion: Sequence[Sequence[float]] | np.ndarray | None = None,
     min_sentences: int = 30,
     min_articles: int = 3,
@@ -442,12 +443,11 @@ def source_summary(
     ``article_id`` count as their own article), joined with the prevalence-corrected
     ``adj_share_<label>`` and ``adj_slant`` of
     :func:`stance.evaluation.bias.corrected_source_table` when ``confusion`` (the model's
-    validation confusion matrix, rows = true labels in ``labels`` order) is given.
+    validation confusion matrix, rows = true labels in the scheme's order) is given.
     """
     from stance.evaluation.bias import corrected_source_table, source_bias_table
 
     df = _frame(records)
-    labels = _label_list(df, labels)
     if df.empty:
         raise ValueError("no scored sentences: nothing to summarise per source")
     cols = ["source", "article_id", "label", "attributed", "speaker_side"]
@@ -456,10 +456,10 @@ def source_summary(
         df["article_id"] = df["article_id"].fillna(df["sentence_id"])
     df["source"] = df["source"].fillna(UNKNOWN_SOURCE)
     df["attributed"] = df["attributed"].fillna(False).astype(bool)
-    table = source_bias_table(df, label_col="label", labels=labels, min_sentences=min_sentences,
+    table = source_bias_table(df, scheme, label_col="label", min_sentences=min_sentences,
                               min_articles=min_articles, n_boot=n_boot, seed=seed)
     if confusion is not None:
-        corr = corrected_source_table(df, "label", confusion, labels=labels)
+        corr = corrected_source_table(df, "label", confusion, scheme)
         adj = [c for c in corr.columns if c.startswith("adj_")]
         table = table.merge(corr[["source", *adj]], on="source", how="left")
     return table

@@ -38,6 +38,7 @@ import stance
 from stance.data.readers import Skipped
 from stance.errors import ConfigError, InputError
 from stance.jsonio import to_jsonable
+from stance.scheme import Scheme
 from stance.scoring.score import (
     UNKNOWN_SOURCE,
     ScoreStats,
@@ -48,6 +49,7 @@ from stance.scoring.score import (
     default_segmenter,
     empty_article_rows,
     record_columns,
+    scheme_of,
     score_articles,
     score_sentences,
     source_summary,
@@ -290,7 +292,7 @@ class ScoreWriter:
         output: str | Path,
         *,
         fingerprint: Mapping[str, Any],
-        labels: Sequence[str],
+        scheme: Scheme,
         level: str = "article",
         fmt: str = "auto",
         overwrite: bool = False,
@@ -300,7 +302,8 @@ class ScoreWriter:
         self.fmt = output_format(output, fmt)
         self.paths = output_paths(output, self.fmt)
         self.fingerprint = dict(fingerprint)
-        self.labels = [str(c) for c in labels]
+        self.scheme = scheme
+        self.labels = scheme.label_list
         self.level = level
         self.overwrite = overwrite
         self.columns = record_columns(self.labels)
@@ -450,7 +453,7 @@ class ScoreWriter:
         _write_rows(self.parts_dir / f"{name}.{self.ext}", rows, self.columns, self.fmt,
                     _record_schema(self.labels))
         if self.level == "article":
-            summary = article_summary(pd.DataFrame(rows, columns=self.columns), self.labels)
+            summary = article_summary(pd.DataFrame(rows, columns=self.columns), self.scheme)
             summary = pd.concat([summary, empty_article_rows(empty, self.labels)], ignore_index=True) \
                 if len(empty) else summary
             if len(summary) and len(empty):  # keep input order of the chunk
@@ -521,7 +524,7 @@ class ScoreWriter:
             with_article = df[df["article_id"].notna()]
             summary = article_summary(with_article.assign(source=with_article["source"].astype(object),
                                                           label=with_article["label"].astype(object)),
-                                      self.labels)
+                                      self.scheme)
             _write_rows(self.paths["articles"], _frame_rows(summary), self.article_columns, self.fmt,
                         _article_schema(self.labels))
         table = None
@@ -529,7 +532,7 @@ class ScoreWriter:
             try:
                 plain = df.astype({c: object for c in ("source", "label", "speaker_side")})
                 plain["source"] = plain["source"].fillna(UNKNOWN_SOURCE)
-                table = source_summary(plain, self.labels, confusion=confusion, **dict(source_options or {}))
+                table = source_summary(plain, self.scheme, confusion=confusion, **dict(source_options or {}))
             except ValueError as e:
                 notes.append(f"no per-source table: {e}")
         tmp = _tmp_sibling(self.paths["sources"])
@@ -546,6 +549,7 @@ class ScoreWriter:
             "format": self.fmt,
             "level": self.level,
             "labels": self.labels,
+            "scheme": self.scheme.to_dict(),
             "totals": totals,
             "prevalence_corrected": confusion is not None and table is not None,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -637,13 +641,12 @@ def score_to_file(
 
         predictor = accelerate(model)  # the feature-identical fast TF-IDF; other models as they are
     stats = stats if stats is not None else ScoreStats()
-    labels = [str(c) for c in model.classes_]
     writer = ScoreWriter(output, fingerprint=model_fingerprint(model, model_dir, fast, level),
-                         labels=labels, level=level, fmt=fmt, overwrite=overwrite)
+                         scheme=scheme_of(model), level=level, fmt=fmt, overwrite=overwrite)
     done = writer.open()
     cleaner = cleaner or default_cleaner()
     segmenter = segmenter or default_segmenter()
-    att = default_attributor() if attributor is None else (attributor or False)
+    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or False)
     already = 0
     seen: set[str] = set()
 

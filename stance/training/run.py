@@ -17,13 +17,14 @@ from omegaconf import DictConfig, OmegaConf
 
 import stance
 from stance.data.build import BuildResult, write_dataset
-from stance.data.from_config import build_from_config
+from stance.data.from_config import build_from_config, scheme_from_config
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
 from stance.jsonio import write_json
-from stance.labels import LABELS
 from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
+from stance.resources import legacy_scheme
+from stance.scheme import Scheme, check_same_scheme
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
@@ -47,7 +48,9 @@ class TrainerSettings:
 
 
 def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Labelled sentences with a ``split`` column, plus facts about the data (fingerprint...)."""
+    """Labelled sentences with a ``split`` column, plus facts about the data (fingerprint,
+    labels and the resolved :class:`~stance.scheme.Scheme` under ``"scheme"``)."""
+    wanted = scheme_from_config(cfg.get("scheme"))
     if cfg.get("dataset_dir"):
         d = Path(cfg.dataset_dir)
         if not (d / "sentences.parquet").is_file():
@@ -58,15 +61,18 @@ def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[s
             )
         df = pd.read_parquet(d / "sentences.parquet")
         report = json.loads((d / "build_report.json").read_text())
-        info = {"fingerprint": report["fingerprint"], "labels": report["labels"], "dataset_dir": str(d)}
+        scheme = Scheme.from_dict(report["scheme"]) if report.get("scheme") else legacy_scheme(report["labels"])
+        if wanted.resolved:
+            check_same_scheme(wanted, scheme, "the configured scheme", f"the dataset {d}")
+        info = {"fingerprint": report["fingerprint"], "dataset_dir": str(d)}
     else:
-        result: BuildResult = build_from_config(cfg.data)
+        result: BuildResult = build_from_config(cfg.data, scheme=wanted)
         write_dataset(result, run_dir / "dataset")
         df = result.sentences
-        info = {"fingerprint": result.fingerprint(), "labels": list(result.labels),
-                "dataset_dir": str(run_dir / "dataset")}
+        scheme = result.scheme
+        info = {"fingerprint": result.fingerprint(), "dataset_dir": str(run_dir / "dataset")}
     df = df[df["duplicate_of"].isna()].copy()
-    return df, info
+    return df, {**info, "labels": scheme.label_list, "scheme": scheme}
 
 
 def _split(df: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -93,9 +99,8 @@ def train(cfg: DictConfig) -> float:
 
         df = apply_label_mode(df, label_mode, cfg)
     model: StanceClassifier = instantiate(cfg.model.classifier, _convert_="all")
-    labels = list(data_info["labels"])
-    if tuple(labels) != LABELS:
-        log.warning("dataset label set %s differs from the package default %s", labels, LABELS)
+    scheme: Scheme = data_info["scheme"]
+    labels = scheme.label_list
     parts = {s: _split(df, s) for s in SPLITS}
     for s in ("train", "test"):
         if parts[s].empty:
@@ -106,8 +111,14 @@ def train(cfg: DictConfig) -> float:
     log.info("training %s on %d sentences (validation %d, test %d)", cfg.model.name,
              len(parts["train"]), len(parts["validation"]), len(parts["test"]))
     val = parts["validation"]
+    n_train_labels = parts["train"]["label"].nunique()
+    if n_train_labels < 2:
+        raise InputError(
+            f"the training split has a single label ({parts['train']['label'].iloc[0]!r}): a classifier "
+            "needs at least two", hint="check the labels and the split settings (data.split)",
+        )
     model.fit(parts["train"]["text"].tolist(), parts["train"]["label"].tolist(),
-              val["text"].tolist(), val["label"].tolist(), label_set=labels)
+              val["text"].tolist(), val["label"].tolist(), scheme=scheme)
 
     metrics: dict[str, Any] = {"model": cfg.model.name, "seed": int(cfg.seed),
                                "train_seconds": model.metadata_["train_seconds"],
@@ -118,7 +129,7 @@ def train(cfg: DictConfig) -> float:
             continue
         pred = predict_frame(model, parts[s])
         metrics[s] = metrics_of(pred, labels, n_boot=settings.n_boot, seed=int(cfg.seed))
-        metrics[s]["per_source"] = per_source_table(pred, labels).to_dict(orient="records")
+        metrics[s]["per_source"] = per_source_table(pred, scheme).to_dict(orient="records")
         tables[s] = pred
         if settings.save_predictions:
             pred.to_parquet(run_dir / f"predictions_{s}.parquet", index=False)
@@ -138,7 +149,8 @@ def train(cfg: DictConfig) -> float:
     metrics["model_size_bytes"] = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "run_info.json", {
-        "package_version": stance.__version__, "labels": labels, "seed": int(cfg.seed),
+        "package_version": stance.__version__, "labels": labels, "scheme": scheme.to_dict(),
+        "seed": int(cfg.seed),
         "data_fingerprint": data_info["fingerprint"], "dataset_dir": data_info["dataset_dir"],
         "model": cfg.model.name, "model_dir": str(final),
     })

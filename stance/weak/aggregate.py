@@ -5,9 +5,10 @@ by :func:`stance.weak.lfs.apply_lfs`. Two aggregators share one interface
 (``fit(votes) -> self``, ``predict_proba(votes) -> (n, K) array``, ``predict(votes) -> labels
 or None``):
 
-* :class:`MajorityVote` (the default): the most frequent label; a tie goes to ``neutral``
-  by default (contract rule 2: two accounts in comparable weight are neutral; rule 8: doubt
-  is neutral), or abstains with ``tie_break="abstain"``. No votes -> abstain.
+* :class:`MajorityVote` (the default): the most frequent label; a tie goes to the scheme's
+  none label by default (for the Pakistan-Afghanistan contract ``neutral``: rule 2, two
+  accounts in comparable weight are neutral; rule 8, doubt is neutral), or abstains with
+  ``tie_break="abstain"``. No votes -> abstain.
 * :class:`DawidSkene`: a probabilistic label model fitted by EM without gold labels.
 
 Why our own Dawid-Skene and not a library: ``snorkel`` (the reference label model) is no
@@ -28,12 +29,12 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from stance.labels import LABELS
+from stance.errors import ConfigError
 
 __all__ = ["Aggregator", "DawidSkene", "MajorityVote", "votes_matrix"]
 
 
-def votes_matrix(votes: pd.DataFrame | np.ndarray, labels: Sequence[str] = LABELS) -> np.ndarray:
+def votes_matrix(votes: pd.DataFrame | np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Votes as an int matrix (n, m): label index into ``labels``, ``-1`` for abstain."""
     if isinstance(votes, np.ndarray) and votes.dtype.kind in "iu":
         return votes.astype(int)
@@ -46,7 +47,9 @@ def votes_matrix(votes: pd.DataFrame | np.ndarray, labels: Sequence[str] = LABEL
         if v is None or (isinstance(v, float) and v != v):
             continue
         if v not in pos:
-            raise ValueError(f"unknown label {v!r} in LF votes; expected one of {list(labels)}")
+            lf = votes.columns[j] if isinstance(votes, pd.DataFrame) else f"#{j}"
+            raise ConfigError(f"labelling function {lf!r} voted {v!r}, which is not a label of the "
+                              f"scheme ({', '.join(labels)})")
         out[i, j] = pos[v]
     return out
 
@@ -69,30 +72,34 @@ class Aggregator(Protocol):
 
 
 class MajorityVote:
-    """The label with most votes; ties -> ``neutral`` (default) or abstain; no votes -> abstain.
+    """The label with most votes; ties -> the scheme's none label or abstain; no votes -> abstain.
 
     Args:
-        labels: label set (column order of ``predict_proba``).
-        tie_break: ``"neutral"`` (the contract's label for balanced or doubtful sentences) or
-            ``"abstain"``.
-        neutral_label: the label ties go to.
+        labels: label set (column order of ``predict_proba``; the scheme's labels).
+        tie_break: ``"none_label"`` (ties go to ``none_label``, e.g. the contract's ``neutral``
+            for balanced or doubtful sentences) or ``"abstain"``.
+        none_label: the label ties go to (the scheme's ``none_label``); required for
+            ``tie_break="none_label"``.
         weights: optional LF name -> vote weight (default 1 each).
     """
 
     def __init__(
         self,
-        labels: Sequence[str] = LABELS,
-        tie_break: Literal["neutral", "abstain"] = "neutral",
-        neutral_label: str = "neutral",
+        labels: Sequence[str],
+        tie_break: Literal["none_label", "abstain"] = "none_label",
+        none_label: str | None = None,
         weights: Mapping[str, float] | None = None,
     ) -> None:
-        if tie_break not in ("neutral", "abstain"):
-            raise ValueError(f"tie_break must be 'neutral' or 'abstain', got {tie_break!r}")
+        if tie_break not in ("none_label", "abstain"):
+            raise ConfigError(f"tie_break must be 'none_label' or 'abstain', got {tie_break!r}")
         self.labels = tuple(labels)
-        if neutral_label not in self.labels:
-            raise ValueError(f"neutral_label {neutral_label!r} is not in {self.labels}")
+        if tie_break == "none_label" and none_label not in self.labels:
+            raise ConfigError(
+                f"tie_break=none_label needs a none_label among {list(self.labels)}, got {none_label!r} "
+                "(fix: tie_break: abstain for schemes without a none label)"
+            )
         self.tie_break = tie_break
-        self.neutral_label = neutral_label
+        self.none_label = none_label
         self.weights = dict(weights or {})
 
     def fit(self, votes: pd.DataFrame) -> MajorityVote:
@@ -123,7 +130,7 @@ class MajorityVote:
         n_best = (np.isclose(counts, best[:, None]) & (counts > 0)).sum(axis=1)
         idx = counts.argmax(axis=1)
         tie = n_best > 1
-        idx = np.where(tie, self.labels.index(self.neutral_label) if self.tie_break == "neutral" else -1, idx)
+        idx = np.where(tie, self.labels.index(self.none_label) if self.tie_break == "none_label" else -1, idx)
         idx = np.where(best > 0, idx, -1)
         return _labels_of(idx, self.labels)
 
@@ -154,7 +161,7 @@ class DawidSkene:
 
     def __init__(
         self,
-        labels: Sequence[str] = LABELS,
+        labels: Sequence[str],
         max_iter: int = 200,
         tol: float = 1e-6,
         smoothing: float = 1.0,

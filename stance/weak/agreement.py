@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from stance.data.annotations import Annotation
-from stance.labels import LABELS
 
 __all__ = [
     "agreement_report",
@@ -81,7 +80,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None
     return float("nan") if np.isclose(p_e, 1.0) else float((p_o - p_e) / (1 - p_e))
 
 
-def pairwise_kappa(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str] = LABELS) -> pd.DataFrame:
+def pairwise_kappa(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """Cohen's kappa and observed agreement for every pair of annotators (shared sentences)."""
     m = annotation_matrix(records)
     rows = []
@@ -96,7 +95,7 @@ def pairwise_kappa(records: Iterable[Annotation] | pd.DataFrame, labels: Sequenc
     return pd.DataFrame(rows, columns=["annotator_a", "annotator_b", "n_items", "observed_agreement", "kappa"])
 
 
-def krippendorff_alpha(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str] = LABELS) -> float:
+def krippendorff_alpha(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str]) -> float:
     """Nominal Krippendorff's alpha over all annotators (the ``krippendorff`` package).
 
     NaN when fewer than two annotations share a sentence or only one value occurs.
@@ -120,7 +119,7 @@ def _alpha(krippendorff: Any, m: pd.DataFrame, values: list[Any]) -> float:
         return float("nan")
 
 
-def agreement_report(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str] = LABELS) -> pd.DataFrame:
+def agreement_report(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """Krippendorff's alpha and mean pairwise Cohen's kappa, overall and per class (one-vs-rest).
 
     Columns: ``scope`` (``overall`` or a label), ``n_items`` (sentences with >= 2
@@ -176,7 +175,8 @@ def out_of_fold_proba(
     sentences: pd.DataFrame,
     n_splits: int = 5,
     classifier_params: Mapping[str, Any] | None = None,
-    labels: Sequence[str] = LABELS,
+    *,
+    labels: Sequence[str],
 ) -> np.ndarray:
     """Out-of-fold TF-IDF probabilities, folds grouped by ``article_id`` (sklearn GroupKFold)."""
     from sklearn.model_selection import GroupKFold
@@ -191,8 +191,8 @@ def out_of_fold_proba(
     y = sentences["label"].tolist()
     proba = np.zeros((len(sentences), len(labels)))
     for train_idx, test_idx in GroupKFold(n_splits=k).split(texts, y, groups):
-        clf = TfidfClassifier(**dict(classifier_params or {}))
-        clf.fit([texts[i] for i in train_idx], [y[i] for i in train_idx], label_set=list(labels))
+        clf = TfidfClassifier(**{**dict(classifier_params or {}), "labels": list(labels)})
+        clf.fit([texts[i] for i in train_idx], [y[i] for i in train_idx])
         proba[test_idx] = clf.predict_proba([texts[i] for i in test_idx])
     return proba
 
@@ -201,7 +201,8 @@ def audit_label_issues(
     sentences: pd.DataFrame,
     n_splits: int = 5,
     classifier_params: Mapping[str, Any] | None = None,
-    labels: Sequence[str] = LABELS,
+    *,
+    labels: Sequence[str],
     filter_by: str = "prune_by_noise_rate",
 ) -> pd.DataFrame:
     """Gold labels that cleanlab flags as likely wrong, most suspicious first.
@@ -220,7 +221,7 @@ def audit_label_issues(
     if "duplicate_of" in df.columns:
         df = df[df["duplicate_of"].isna()].reset_index(drop=True)
     labels = list(labels)
-    proba = out_of_fold_proba(df, n_splits, classifier_params, labels)
+    proba = out_of_fold_proba(df, n_splits, classifier_params, labels=labels)
     y = np.array([labels.index(v) for v in df["label"]])
     ranked = find_label_issues(labels=y, pred_probs=proba, filter_by=filter_by,
                                return_indices_ranked_by="self_confidence")

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from stance.evaluation.metrics import macro_f1
-from stance.labels import LABELS
 from stance.weak.aggregate import votes_matrix
 
 __all__ = ["ANALYSIS_COLUMNS", "lf_analysis"]
@@ -44,7 +43,8 @@ def lf_analysis(
     votes: pd.DataFrame,
     gold: pd.Series | Sequence | None = None,
     aggregates: Mapping[str, Sequence] | None = None,
-    labels: Sequence[str] = LABELS,
+    *,
+    labels: Sequence[str],
 ) -> pd.DataFrame:
     """One row per LF (``kind="lf"``) and per aggregate (``kind="aggregate"``).
 

@@ -33,7 +33,6 @@ import pandas as pd
 
 from stance.data.annotations import Annotation
 from stance.errors import InputError
-from stance.labels import LABELS
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -95,7 +94,7 @@ def _task_data(row: Mapping[str, Any], extra: Sequence[str]) -> dict[str, Any]:
     return data
 
 
-def labelstudio_config(labels: Sequence[str] = LABELS, from_name: str = FROM_NAME) -> str:
+def labelstudio_config(labels: Sequence[str], from_name: str = FROM_NAME) -> str:
     """Label Studio labelling config (XML): title and neighbours shown, one choice of ``labels``."""
     choices = "\n".join(f"    <Choice value={quoteattr(lab)}/>" for lab in labels)
     return (
@@ -151,7 +150,7 @@ def labelstudio_tasks(
 
 
 def write_labelstudio(path: str | Path, selected: pd.DataFrame, sentences: pd.DataFrame | None = None,
-                      labels: Sequence[str] = LABELS, **kwargs: Any) -> Path:
+                      *, labels: Sequence[str], **kwargs: Any) -> Path:
     """Write tasks JSON to ``path`` and the labelling config beside it (``<stem>.labeling_config.xml``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +212,7 @@ def _load_json(path: Path) -> Any:
         raise InputError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from e
 
 
-def read_labelstudio(path: str | Path, labels: Sequence[str] = LABELS,
+def read_labelstudio(path: str | Path, labels: Sequence[str],
                      from_name: str | None = None) -> list[Annotation]:
     """Annotations from a Label Studio JSON (or JSON-MIN) export.
 
@@ -292,7 +291,7 @@ def _field(rec: Mapping[str, Any], key: str) -> Any:
     return _clean(rec.get(key))
 
 
-def read_doccano(path: str | Path, labels: Sequence[str] = LABELS, annotator: str | None = None,
+def read_doccano(path: str | Path, labels: Sequence[str], annotator: str | None = None,
                  annotator_field: str = "annotator") -> list[Annotation]:
     """Annotations from a doccano text-classification JSONL export.
 
@@ -341,7 +340,7 @@ def read_doccano(path: str | Path, labels: Sequence[str] = LABELS, annotator: st
     return out
 
 
-def read_annotations(path: str | Path, labels: Sequence[str] = LABELS, **kwargs: Any) -> list[Annotation]:
+def read_annotations(path: str | Path, labels: Sequence[str], **kwargs: Any) -> list[Annotation]:
     """Read a Label Studio export (``.json``) or a doccano/stance JSONL (``.jsonl``)."""
     path = Path(path)
     if path.suffix.lower() == ".json":

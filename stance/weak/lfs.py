@@ -35,12 +35,11 @@ import random
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from stance.labels import LABEL_OF_SIDE, LABELS, check_label
+from stance.errors import ConfigError
 
 __all__ = [
     "AttributionLF",
@@ -154,7 +153,8 @@ class AttributionLF(_RegexLF):
     Args:
         name: LF name (column name in the vote table).
         side_labels: speaker side -> label, e.g. ``{islamabad: pro_islamabad, kabul: pro_kabul}``
-            or ``{third_party: neutral}`` for mediators and analysts (rule 5).
+            or ``{third_party: neutral}`` for mediators and analysts (rule 5); the sides are
+            the scheme's speaker sides.
         reporting_verbs: if given, a verb from this list must occur as well (regex fragments);
             with ``resolve_speaker`` they also anchor the speaker (default: the attribution
             module's list).
@@ -162,7 +162,7 @@ class AttributionLF(_RegexLF):
         require_attributed: also require the builder's ``attributed`` flag (default true).
         resolve_speaker: resolve the speaker from the text (see above) instead of
             ``speaker_side``.
-        actors: gazetteer ``{name, side, aliases}`` for ``resolve_speaker``; None = packaged.
+        actors: gazetteer ``{name, side, aliases}`` for ``resolve_speaker`` (the scheme's actors).
         extra_actors: more gazetteer entries (e.g. the adjectives "Afghan", "Pakistani").
         window_before: characters between a speaker mention and the verb after it.
         window_after: characters between a verb and a speaker mention after it.
@@ -171,7 +171,7 @@ class AttributionLF(_RegexLF):
     def __init__(
         self,
         name: str = "attribution",
-        side_labels: Mapping[str, str] | None = None,
+        side_labels: Mapping[str, str] = (),  # type: ignore[assignment]
         reporting_verbs: Sequence[str] | None = None,
         rebuttal_patterns: Sequence[str] | None = DEFAULT_REBUTTAL_PATTERNS,
         require_attributed: bool = True,
@@ -182,9 +182,7 @@ class AttributionLF(_RegexLF):
         window_after: int = 25,
     ) -> None:
         self.name = name
-        self.side_labels = dict(side_labels if side_labels is not None else LABEL_OF_SIDE)
-        for lab in self.side_labels.values():
-            check_label(lab)
+        self.side_labels = _side_labels(name, side_labels)
         self.reporting_verbs = _terms(reporting_verbs)
         self.rebuttal_patterns = tuple(rebuttal_patterns or ())
         self.require_attributed = require_attributed
@@ -196,8 +194,7 @@ class AttributionLF(_RegexLF):
         if resolve_speaker:
             from stance.data.attribution import DEFAULT_PHRASES, DEFAULT_REPORTING_VERBS, Attributor
 
-            gaz = list(actors) if actors is not None else default_gazetteer()
-            self._gazetteer = Attributor(actors=[*gaz, *extra_actors])
+            self._gazetteer = Attributor(actors=[*_actors(name, actors), *extra_actors])
             self._anchor = _compile(self.reporting_verbs or tuple(map(re.escape, DEFAULT_REPORTING_VERBS)))
             self._phrase = _compile(tuple(map(re.escape, DEFAULT_PHRASES)))
 
@@ -264,7 +261,7 @@ class LexiconLF(_RegexLF):
         min_matches: int = 1,
     ) -> None:
         self.name = name
-        self.label = check_label(label)
+        self.label = str(label)
         self.terms = _terms(terms)
         self.exclude = _terms(exclude)
         if not self.terms:
@@ -297,7 +294,7 @@ class PatternLF(_RegexLF):
 
     def __init__(self, name: str, patterns: Mapping[str, Sequence[str]]) -> None:
         self.name = name
-        self.patterns = {check_label(k): _terms(v) for k, v in patterns.items()}
+        self.patterns = {str(k): _terms(v) for k, v in patterns.items()}
         self._rx = {k: _compile(v) for k, v in self.patterns.items() if v}
         if not self._rx:
             raise ValueError(f"LF {name!r}: no patterns")
@@ -315,18 +312,21 @@ class ClaimRebuttalLF(_RegexLF):
 
     Args:
         name: LF name.
-        label: label voted for (``neutral``).
+        label: label voted for (the scheme's none label, e.g. ``neutral``).
         patterns: full regular expressions (case-insensitive) of claim-plus-rebuttal.
     """
 
     def __init__(
         self,
         name: str = "claim_rebuttal",
-        label: str = "neutral",
+        label: str | None = None,
         patterns: Sequence[str] = DEFAULT_REBUTTAL_PATTERNS,
     ) -> None:
         self.name = name
-        self.label = check_label(label)
+        if not label:
+            raise ConfigError(f"labelling function {name!r}: give the label it votes for "
+                              "(the scheme's none_label has none)")
+        self.label = str(label)
         self.patterns = tuple(patterns)
         self._rx = [re.compile(p, re.I) for p in self.patterns]
 
@@ -338,14 +338,19 @@ class ClaimRebuttalLF(_RegexLF):
 # --------------------------------------------------------------------------- cause and response
 
 
-def default_gazetteer() -> list[dict[str, Any]]:
-    """The actor list of the packaged attribution config (``configs/data/attribution/default.yaml``)."""
-    from omegaconf import OmegaConf
+def _actors(name: str, actors: Sequence[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:
+    """The gazetteer an LF resolves speakers with (the scheme's ``actors``)."""
+    if actors is None:
+        raise ConfigError(f"labelling function {name!r} needs a gazetteer: set actors (e.g. ${{scheme.actors}})")
+    return list(actors)
 
-    from stance.resources import config_dir
 
-    node = OmegaConf.load(Path(config_dir()) / "data" / "attribution" / "default.yaml")
-    return list(OmegaConf.to_container(node.actors, resolve=True))  # type: ignore[arg-type]
+def _side_labels(name: str, side_labels: Mapping[str, str]) -> dict[str, str]:
+    out = {str(k): str(v) for k, v in dict(side_labels or {}).items()}
+    if not out:
+        raise ConfigError(f"labelling function {name!r}: side_labels is empty "
+                          "(map speaker sides to labels, e.g. {islamabad: pro_islamabad})")
+    return out
 
 
 class RetaliationLF(_RegexLF):
@@ -361,7 +366,7 @@ class RetaliationLF(_RegexLF):
     Args:
         name: LF name.
         cues: regex fragments marking a response.
-        actors: gazetteer entries ``{name, side, aliases}``; None = the packaged default.
+        actors: gazetteer entries ``{name, side, aliases}`` (the scheme's actors).
         extra_actors: more entries (adjectives, unit names) added to ``actors``.
         side_labels: side -> label of the responder.
         exclude: regex fragments that make the LF abstain.
@@ -376,7 +381,7 @@ class RetaliationLF(_RegexLF):
         ),
         actors: Sequence[Mapping[str, Any]] | None = None,
         extra_actors: Sequence[Mapping[str, Any]] = (),
-        side_labels: Mapping[str, str] | None = None,
+        side_labels: Mapping[str, str] = (),  # type: ignore[assignment]
         exclude: Sequence[str] = (
             r"(did not|didn't|has not|have not|had not|declined to|failed to|yet to) respond\w*",
             r"warn\w* of retaliation", r"threat\w* of retaliation",
@@ -387,11 +392,8 @@ class RetaliationLF(_RegexLF):
         self.name = name
         self.cues = _terms(cues)
         self.exclude = _terms(exclude)
-        self.side_labels = dict(side_labels if side_labels is not None else LABEL_OF_SIDE)
-        for lab in self.side_labels.values():
-            check_label(lab)
-        gaz = list(actors) if actors is not None else default_gazetteer()
-        self._gazetteer = Attributor(actors=[*gaz, *extra_actors])
+        self.side_labels = _side_labels(name, side_labels)
+        self._gazetteer = Attributor(actors=[*_actors(name, actors), *extra_actors])
         self._cue = _compile(self.cues)
         self._ex = _compile(self.exclude)
 
@@ -467,6 +469,7 @@ class PrototypeLF(_RegexLF):
 
     Args:
         name: LF name.
+        labels: the scheme's labels (the score columns; prototypes must use them).
         prototypes: ``[{label, text}, ...]`` given by hand.
         gold_per_label: training-gold prototypes per label taken by :meth:`fit` (0 = none).
         k: prototypes averaged per label.
@@ -481,6 +484,7 @@ class PrototypeLF(_RegexLF):
     def __init__(
         self,
         name: str = "prototype",
+        labels: Sequence[str] = (),
         prototypes: Sequence[Mapping[str, str]] = (),
         gold_per_label: int = 0,
         k: int = 3,
@@ -492,9 +496,13 @@ class PrototypeLF(_RegexLF):
         seed: int = 0,
     ) -> None:
         self.name = name
-        self.prototypes = [
-            {"label": check_label(p["label"]), "text": str(p["text"])} for p in prototypes
-        ]
+        self.labels = tuple(str(x) for x in labels)
+        if len(self.labels) < 2:
+            raise ConfigError(f"labelling function {name!r}: give the scheme's labels (e.g. ${{scheme.labels}})")
+        bad = sorted({str(p["label"]) for p in prototypes} - set(self.labels))
+        if bad:
+            raise ConfigError(f"labelling function {name!r}: prototype labels {bad} are not in {list(self.labels)}")
+        self.prototypes = [{"label": str(p["label"]), "text": str(p["text"])} for p in prototypes]
         self.gold_per_label = int(gold_per_label)
         self.k = int(k)
         self.margin = float(margin)
@@ -528,7 +536,7 @@ class PrototypeLF(_RegexLF):
                 raise ValueError("PrototypeLF.fit needs a 'split' column (only train rows are used)")
             train = df[(df["split"] == "train") & df["label"].notna()]
             rng = random.Random(self.seed)
-            for lab in LABELS:
+            for lab in self.labels:
                 rows = train[train["label"] == lab].to_dict("records")
                 if 0 < self.gold_per_label < len(rows):
                     rows = rng.sample(rows, self.gold_per_label)
@@ -546,7 +554,7 @@ class PrototypeLF(_RegexLF):
         return self._emb
 
     def scores(self, sentences: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Per-label scores, shape (n, len(LABELS)); NaN where a label has no usable prototype."""
+        """Per-label scores, shape (n, len(labels)); NaN where a label has no usable prototype."""
         if not self.prototypes_:
             raise ValueError(f"LF {self.name!r} has no prototypes: give some or set gold_per_label")
         sims = embed_texts([text_of(s) for s in sentences], self.encoder, self.batch_size) @ self._proto_embeddings().T
@@ -562,8 +570,8 @@ class PrototypeLF(_RegexLF):
                 if sid is not None:
                     mask |= p_sid == sid
                 sims[i, mask] = np.nan
-        out = np.full((len(sentences), len(LABELS)), np.nan)
-        for j, lab in enumerate(LABELS):
+        out = np.full((len(sentences), len(self.labels)), np.nan)
+        for j, lab in enumerate(self.labels):
             col = sims[:, labels == lab]
             if col.shape[1] == 0:
                 continue
@@ -590,7 +598,7 @@ class PrototypeLF(_RegexLF):
             best = row[order[0]]
             second = row[order[1]] if ok.sum() > 1 else -np.inf
             if best >= self.min_similarity and best - second >= self.margin:
-                votes.append(LABELS[order[0]])
+                votes.append(self.labels[order[0]])
             else:
                 votes.append(None)
         return votes

@@ -18,7 +18,6 @@ the aggregator's ``fit``; the test split always keeps its gold labels.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Sequence
@@ -29,11 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from stance.errors import ConfigError
-from stance.labels import LABELS
-from stance.weak.aggregate import Aggregator, MajorityVote
+from stance.weak.aggregate import Aggregator
 from stance.weak.analysis import lf_analysis
 from stance.weak.lfs import LabelingFunction, apply_lfs
 
@@ -44,7 +42,6 @@ __all__ = [
     "WeakLabeler",
     "WeakLabels",
     "apply_label_mode",
-    "default_labels_config",
     "labeler_from_config",
     "labels_config",
 ]
@@ -53,26 +50,13 @@ LABEL_MODES = ("gold", "weak", "gold+weak")
 WEAK_SPLITS = ("train", "validation")
 
 
-def default_labels_config() -> Path:
-    """Path of the packaged LF config (``configs/labels/default.yaml``)."""
-    from stance.resources import config_dir
-
-    return Path(config_dir()) / "labels" / "default.yaml"
-
-
-def labels_config(cfg: DictConfig | None = None) -> DictConfig:
-    """The LF config node: ``cfg.labels_fn`` if present, else the packaged default.
-
-    The default is attached to a copy of ``cfg`` (under ``labels_fn``) so its interpolations
-    resolve against the same root (``data.attribution.actors``).
-    """
-    if cfg is not None and cfg.get("labels_fn") is not None:
-        return cfg.labels_fn
-    node = OmegaConf.load(default_labels_config())
-    root = copy.deepcopy(cfg) if cfg is not None else OmegaConf.create({})
-    with open_dict(root):
-        root.labels_fn = node
-    return root.labels_fn
+def labels_config(cfg: DictConfig) -> DictConfig:
+    """The LF config node of a composed config (``cfg.labels_fn``, from the ``labels`` group)."""
+    node = cfg.get("labels_fn") if cfg is not None else None
+    if node is None:
+        raise ConfigError("no labelling functions configured: the config has no labels_fn "
+                          "(select a file of configs/labels/, e.g. labels=default)")
+    return node
 
 
 def labeler_from_config(node: DictConfig | dict[str, Any]) -> WeakLabeler:
@@ -99,8 +83,9 @@ def labeler_from_config(node: DictConfig | dict[str, Any]) -> WeakLabeler:
             raise ConfigError(f"labels_fn.aggregator={agg_node!r} is not one of labels_fn.aggregators "
                               f"({', '.join(choices) or 'none defined'})")
         agg_node = choices[agg_node]
-    agg = instantiate(agg_node, _convert_="all") if agg_node else MajorityVote()
-    return WeakLabeler(lfs, agg)
+    if not agg_node:
+        raise ConfigError("labels_fn.aggregator is not set: name one of labels_fn.aggregators")
+    return WeakLabeler(lfs, instantiate(agg_node, _convert_="all"))
 
 
 @dataclass
@@ -110,7 +95,7 @@ class WeakLabels:
     votes: pd.DataFrame
     labels: pd.Series  # object: label or None (abstain)
     proba: np.ndarray
-    label_set: tuple[str, ...] = LABELS
+    label_set: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def frame(self, sentences: pd.DataFrame) -> pd.DataFrame:
@@ -133,12 +118,12 @@ class WeakLabeler:
 
     Args:
         lfs: labelling functions (unique ``name``s).
-        aggregator: combines votes (default :class:`MajorityVote`).
+        aggregator: combines votes into the scheme's labels (e.g. :class:`MajorityVote`).
     """
 
-    def __init__(self, lfs: Sequence[LabelingFunction], aggregator: Aggregator | None = None) -> None:
+    def __init__(self, lfs: Sequence[LabelingFunction], aggregator: Aggregator) -> None:
         self.lfs = list(lfs)
-        self.aggregator = aggregator if aggregator is not None else MajorityVote()
+        self.aggregator = aggregator
 
     @property
     def names(self) -> list[str]:
@@ -189,7 +174,7 @@ def _non_test(sentences: pd.DataFrame) -> pd.DataFrame:
     return sentences[sentences["split"] != "test"]
 
 
-def apply_label_mode(df: pd.DataFrame, mode: str, cfg: DictConfig | None = None) -> pd.DataFrame:
+def apply_label_mode(df: pd.DataFrame, mode: str, cfg: DictConfig) -> pd.DataFrame:
     """Training labels for ``data.labels=mode``; the test split always keeps gold.
 
     * ``gold``: ``df`` unchanged.
@@ -199,7 +184,7 @@ def apply_label_mode(df: pd.DataFrame, mode: str, cfg: DictConfig | None = None)
       against weak labels; only the test split measures against gold.
     * ``gold+weak``: gold where present, else the weak label; rows with neither are dropped.
 
-    LFs come from :func:`labels_config` (``cfg.labels_fn`` or the packaged default). Adds
+    LFs come from ``cfg.labels_fn`` (the ``labels`` config group). Adds
     ``gold_label`` (the original gold) and ``label_source`` (``gold``/``weak``) columns. When
     ``cfg.run_dir`` is set, writes ``weak_labels.parquet`` and ``weak_label_analysis.csv``
     there.
@@ -261,7 +246,7 @@ def _write_artifacts(cfg: DictConfig | None, df: pd.DataFrame, wl: WeakLabels, m
     d.mkdir(parents=True, exist_ok=True)
     wl.frame(df).to_parquet(d / "weak_labels.parquet", index=False)
     gold = df.loc[wl.votes.index, "label"]
-    table = lf_analysis(wl.votes, gold, {"aggregate": wl.labels})
+    table = lf_analysis(wl.votes, gold, {"aggregate": wl.labels}, labels=wl.label_set)
     table.to_csv(d / "weak_label_analysis.csv", index=False)
     (d / "weak_label_counts.json").write_text(
         json.dumps({"mode": mode, "splits": counts, "aggregator": wl.extra}, indent=2, default=str)

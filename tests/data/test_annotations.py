@@ -10,8 +10,9 @@ import pytest
 from stance.data.annotations import Annotation, join_labels, load_annotations, write_annotations
 from stance.data.schema import Sentence
 from stance.errors import InputError
-from stance.labels import LABELS
 from stance.resources import sample_dir
+from stance.scheme import Scheme
+from tests.schemes import LABELS, PAK
 
 
 def write_gold(path: Path, records: list[dict]) -> Path:
@@ -42,7 +43,7 @@ def test_load_jsonl_gold(tmp_path):
 def test_load_bundled_gold_files():
     paths = sorted((sample_dir() / "annotations").glob("gold_*.jsonl"))
     assert paths
-    anns = load_annotations(paths)
+    anns = load_annotations(paths, scheme=PAK)
     n_lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in paths)
     assert len(anns) == n_lines
     assert {a.label for a in anns} <= set(LABELS)
@@ -54,16 +55,18 @@ def test_unknown_label_names_file_line_and_field(tmp_path):
         [{"sentence_id": "s1", "label": "neutral"}, {"sentence_id": "s2", "label": "pro_delhi"}],
     )
     with pytest.raises(InputError, match=r"gold\.jsonl:2, field 'label': unknown label 'pro_delhi'") as info:
-        load_annotations(path)
+        load_annotations(path, scheme=PAK)
     assert (info.value.line, info.value.field) == (2, "label")
     assert "pro_islamabad, pro_kabul, neutral" in str(info.value)
 
 
 def test_custom_label_set(tmp_path):
     path = write_gold(tmp_path / "gold.jsonl", [{"sentence_id": "s1", "label": "framing"}])
-    assert load_annotations(path, labels=("framing", "other"))[0].label == "framing"
+    assert load_annotations(path, scheme=Scheme("frames", ("framing", "other")))[0].label == "framing"
     with pytest.raises(InputError, match="unknown label 'framing'"):
-        load_annotations(path)
+        load_annotations(path, scheme=PAK)
+    # a scheme that takes its labels from the data accepts any label
+    assert load_annotations(path, scheme=Scheme("inferred"))[0].label == "framing"
 
 
 def test_missing_sentence_id_names_field(tmp_path):

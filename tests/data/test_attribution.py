@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from stance.data.attribution import Attributor
-from stance.labels import SIDES
-from stance.resources import config_dir
+from stance.errors import ConfigError
+from tests.schemes import PAK, SIDES
 
 
 @pytest.fixture(scope="module")
-def gazetteer() -> dict:
-    return yaml.safe_load((config_dir() / "data" / "attribution" / "default.yaml").read_text(encoding="utf-8"))
+def att() -> Attributor:
+    return Attributor(actors=PAK.actors, sides=PAK.side_names)
 
 
-@pytest.fixture(scope="module")
-def att(gazetteer) -> Attributor:
-    return Attributor(actors=gazetteer["actors"], min_quote_words=gazetteer["min_quote_words"])
-
-
-def test_gazetteer_sides_are_valid(gazetteer):
-    sides = {a["side"] for a in gazetteer["actors"]}
-    assert sides == set(SIDES)
+def test_gazetteer_sides_are_the_scheme_sides():
+    assert {a["side"] for a in PAK.actors} == set(SIDES)
 
 
 def test_reporting_verb_marks_attribution(att):
@@ -125,8 +118,10 @@ def test_longest_alias_wins_and_word_boundaries(att):
 
 
 def test_invalid_side_is_rejected():
-    with pytest.raises(ValueError, match="side 'delhi'"):
-        Attributor(actors=[{"name": "X", "side": "delhi"}])
+    with pytest.raises(ConfigError, match="side 'delhi'"):
+        Attributor(actors=[{"name": "X", "side": "delhi"}], sides=SIDES)
+    # without a list of sides any side is accepted (a scheme's own sides)
+    assert Attributor(actors=[{"name": "X", "side": "delhi"}]).attribute("X said so.").speaker_side == "delhi"
 
 
 def test_actor_without_aliases_matches_its_name():

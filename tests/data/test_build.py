@@ -8,7 +8,6 @@ from collections import Counter
 import datasets
 import pandas as pd
 import pytest
-import yaml
 
 from stance.data.annotations import Annotation
 from stance.data.attribution import Attributor
@@ -20,8 +19,7 @@ from stance.data.schema import Article
 from stance.data.segment import Segmenter
 from stance.data.splits import Splitter, check_no_leak
 from stance.errors import InputError
-from stance.labels import LABELS
-from stance.resources import config_dir
+from tests.schemes import LABELS, PAK
 
 WIRE = (
     "Pakistani security forces repulsed a major attack on border posts in Kurram district "
@@ -67,11 +65,10 @@ def make_corpora() -> dict[str, ReadResult]:
 
 @pytest.fixture(scope="module")
 def steps() -> dict:
-    gaz = yaml.safe_load((config_dir() / "data" / "attribution" / "default.yaml").read_text(encoding="utf-8"))
     return {
         "cleaner": Cleaner(),
         "segmenter": Segmenter(),
-        "attributor": Attributor(actors=gaz["actors"]),
+        "attributor": Attributor(actors=PAK.actors, sides=PAK.side_names),
         "splitter": Splitter(test_articles=["seed-*"], val_fraction=0.25, test_fraction=0.0),
         "deduplicator": Deduplicator(),
     }
@@ -97,7 +94,7 @@ def built(steps):
     corpora = make_corpora()
     anns = gold_for(corpora, steps)
     anns.append(Annotation("0123456789abcdef", "neutral", "syn-00", "outlet-0", "A sentence later edited away."))
-    return build_dataset(corpora, anns, **steps), anns
+    return build_dataset(corpora, anns, **steps, scheme=PAK), anns
 
 
 def test_sentences_carry_provenance_and_attribution(built):

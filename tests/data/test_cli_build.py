@@ -20,8 +20,8 @@ from stance.cli.build import build
 from stance.data.from_config import build_from_config
 from stance.data.splits import check_no_leak
 from stance.errors import ConfigError, InputError
-from stance.labels import LABELS
 from stance.resources import config_dir
+from tests.schemes import LABELS
 
 SEEDS = {f"seed-{i:03d}" for i in range(5)}
 

@@ -17,7 +17,8 @@ from stance.evaluation.bias import (
     source_bias_table,
     stance_distribution,
 )
-from stance.labels import LABELS
+from stance.scheme import Scheme
+from tests.schemes import LABELS, PAK
 
 PI, PK, NE = LABELS
 N_BOOT = 200
@@ -62,12 +63,12 @@ def _frame() -> pd.DataFrame:
 
 def test_slant_index() -> None:
     labels = [PI] * 3 + [PK] + [NE] * 4  # (3 - 1) / 8
-    assert slant_index(labels) == pytest.approx(0.25)
-    assert slant_index([PK, PK]) == -1.0
-    assert slant_index([NE]) == 0.0
-    assert math.isnan(slant_index([]))
+    assert slant_index(labels, PAK) == pytest.approx(0.25)
+    assert slant_index([PK, PK], PAK) == -1.0
+    assert slant_index([NE], PAK) == 0.0
+    assert math.isnan(slant_index([], PAK))
     with pytest.raises(ValueError, match="unknown label"):
-        slant_index([PI, "pro_delhi"])
+        slant_index([PI, "pro_delhi"], PAK)
 
 
 def test_jensen_shannon() -> None:
@@ -88,7 +89,7 @@ def test_jensen_shannon() -> None:
 
 def test_stance_distribution() -> None:
     df = _frame()
-    dist = stance_distribution(df, n_boot=N_BOOT).set_index("source")
+    dist = stance_distribution(df, PAK, n_boot=N_BOOT).set_index("source")
     assert list(dist.index) == ["A", "B", "C", "D"]
     assert dist.loc["A", "n_sentences"] == 9 and dist.loc["A", "n_articles"] == 3
     assert dist.loc["C", "n_articles"] == 4
@@ -104,7 +105,7 @@ def test_stance_distribution() -> None:
     assert dist.loc["A", f"share_{PI}_high"] == pytest.approx(6 / 9)
     # D has a single article: degenerate interval
     assert dist.loc["D", f"share_{PI}_low"] == dist.loc["D", f"share_{PI}_high"] == 1.0
-    again = stance_distribution(df, n_boot=N_BOOT).set_index("source")
+    again = stance_distribution(df, PAK, n_boot=N_BOOT).set_index("source")
     pd.testing.assert_frame_equal(dist, again)
 
 
@@ -113,13 +114,13 @@ def test_stance_distribution_ci_varies_across_articles() -> None:
     df = pd.DataFrame(
         _rows("S", "x", PI, n=5) + _rows("S", "y", NE, n=5),
     )
-    row = stance_distribution(df, n_boot=N_BOOT).iloc[0]
+    row = stance_distribution(df, PAK, n_boot=N_BOOT).iloc[0]
     assert row[f"share_{PI}"] == 0.5
     assert row[f"share_{PI}_low"] == 0.0 and row[f"share_{PI}_high"] == 1.0
 
 
 def test_source_bias_table_hand_made() -> None:
-    table = source_bias_table(_frame(), min_sentences=5, min_articles=2, n_boot=N_BOOT)
+    table = source_bias_table(_frame(), PAK, min_sentences=5, min_articles=2, n_boot=N_BOOT)
     t = table.set_index("source")
     assert list(t.index) == ["A", "B", "C", "D"]
     # sizes
@@ -160,7 +161,7 @@ def test_source_bias_table_hand_made() -> None:
 
 def test_source_bias_table_min_sentences_threshold() -> None:
     # B and C have 8 sentences; with min_sentences=9 only A is ranked
-    t = source_bias_table(_frame(), min_sentences=9, min_articles=1, n_boot=20).set_index("source")
+    t = source_bias_table(_frame(), PAK, min_sentences=9, min_articles=1, n_boot=20).set_index("source")
     assert t["low_support"].tolist() == [False, True, True, True]
     assert t.loc["A", "rank"] == 1
     assert t["rank"].isna().sum() == 3
@@ -168,7 +169,7 @@ def test_source_bias_table_min_sentences_threshold() -> None:
 
 def test_source_bias_table_ties_share_rank() -> None:
     df = pd.concat([_frame(), _frame().assign(source=lambda d: d["source"] + "2")])
-    t = source_bias_table(df, min_sentences=5, min_articles=2, n_boot=20).set_index("source")
+    t = source_bias_table(df, PAK, min_sentences=5, min_articles=2, n_boot=20).set_index("source")
     assert t.loc["A", "rank"] == t.loc["A2", "rank"] == 1
     assert t.loc["B", "rank"] == t.loc["B2", "rank"] == 3
 
@@ -186,14 +187,26 @@ def test_source_bias_table_ties_share_rank() -> None:
 )
 def test_source_bias_table_bad_frames(mutate, match) -> None:
     with pytest.raises(ValueError, match=match):
-        source_bias_table(mutate(_frame()), n_boot=10)
+        source_bias_table(mutate(_frame()), PAK, n_boot=10)
 
 
-def test_source_bias_table_needs_slant_labels() -> None:
-    with pytest.raises(ValueError, match="pro_kabul"):
-        source_bias_table(_frame(), labels=[PI, NE], n_boot=10)
+def test_source_bias_table_without_poles_has_distributions_not_slant() -> None:
+    no_poles = Scheme("no_poles", [PI, PK, NE], sides=dict.fromkeys(PAK.side_names))
+    plain = source_bias_table(_frame(), no_poles, min_sentences=5, min_articles=2, n_boot=N_BOOT).set_index("source")
+    full = source_bias_table(_frame(), PAK, min_sentences=5, min_articles=2, n_boot=N_BOOT).set_index("source")
+    assert not {"slant", "editorial_slant", "quoted_slant", "rank"} & set(plain.columns)
+    shared = [c for c in plain.columns if c in full.columns]
+    assert len(shared) == len(plain.columns)
+    pd.testing.assert_frame_equal(plain[shared], full[shared])
+    # over-representation = share minus the pooled share of all sources
+    pooled = _frame()["label"].value_counts(normalize=True)
+    for lab in (PI, PK, NE):
+        assert plain[f"over_{lab}"].to_numpy() == pytest.approx(plain[f"share_{lab}"].to_numpy() - pooled[lab])
+        assert (plain[f"share_{lab}_low"] <= plain[f"share_{lab}"] + 1e-12).all()
+    with pytest.raises(ValueError, match="no poles"):
+        slant_index([PI], no_poles)
     with pytest.raises(ValueError, match="n_boot"):
-        source_bias_table(_frame(), n_boot=0)
+        source_bias_table(_frame(), PAK, n_boot=0)
 
 
 # Exact adjusted classify-and-count: P(pred | true) rows
@@ -204,10 +217,10 @@ EXACT_PREDS = [PI] * 40 + [PK] * 35 + [NE] * 25
 
 
 def test_adjusted_shares_exact_case() -> None:
-    adj = adjusted_shares(EXACT_PREDS, EXACT_CONFUSION)
+    adj = adjusted_shares(EXACT_PREDS, EXACT_CONFUSION, PAK)
     assert adj == pytest.approx({PI: 0.5, PK: 0.25, NE: 0.25})
     # identity confusion leaves the observed shares unchanged
-    ident = adjusted_shares(EXACT_PREDS, np.eye(3) * 5)
+    ident = adjusted_shares(EXACT_PREDS, np.eye(3) * 5, PAK)
     assert ident == pytest.approx({PI: 0.40, PK: 0.35, NE: 0.25})
 
 
@@ -234,7 +247,7 @@ def test_adjusted_shares_recovers_simulated_truth() -> None:
     raw = np.bincount(pred, minlength=3) / len(pred)
     assert abs(raw[1] - truth[1]) > 0.05 and abs(raw[2] - truth[2]) > 0.05
 
-    adj = adjusted_shares([LABELS[j] for j in pred], confusion)
+    adj = adjusted_shares([LABELS[j] for j in pred], confusion, PAK)
     assert sum(adj.values()) == pytest.approx(1.0)
     for label, share in zip(LABELS, truth, strict=True):
         assert adj[label] == pytest.approx(share, abs=0.02)
@@ -252,14 +265,14 @@ def test_adjusted_shares_recovers_simulated_truth() -> None:
 )
 def test_adjusted_shares_bad_args(preds, confusion, match) -> None:
     with pytest.raises(ValueError, match=match):
-        adjusted_shares(preds, confusion)
+        adjusted_shares(preds, confusion, PAK)
 
 
 def test_corrected_source_table() -> None:
     df = pd.DataFrame(
         {"source": ["X"] * 100 + ["Y"] * 10, "pred": EXACT_PREDS + [NE] * 10},
     )
-    t = corrected_source_table(df, "pred", EXACT_CONFUSION).set_index("source")
+    t = corrected_source_table(df, "pred", EXACT_CONFUSION, PAK).set_index("source")
     assert t.loc["X", "n_sentences"] == 100
     assert t.loc["X", [f"share_{x}" for x in LABELS]].astype(float).tolist() == pytest.approx(
         [0.40, 0.35, 0.25]
@@ -273,7 +286,7 @@ def test_corrected_source_table() -> None:
     assert t.loc["Y", f"adj_share_{NE}"] == pytest.approx(1.0)
     assert t.loc["Y", "adj_slant"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="missing column"):
-        corrected_source_table(df, "prediction", EXACT_CONFUSION)
+        corrected_source_table(df, "prediction", EXACT_CONFUSION, PAK)
 
 
 def test_gold_vs_pred_by_source() -> None:
@@ -284,7 +297,7 @@ def test_gold_vs_pred_by_source() -> None:
             "pred": [PI, NE, PI, NE, PK, NE],
         }
     )
-    t = gold_vs_pred_by_source(df).set_index("source")
+    t = gold_vs_pred_by_source(df, PAK).set_index("source")
     # S1: perfect on the labels it contains (PK absent from gold and pred is not counted)
     assert t.loc["S1", "macro_f1"] == pytest.approx(1.0)
     assert t.loc["S1", "slant_error"] == 0.0
@@ -296,7 +309,7 @@ def test_gold_vs_pred_by_source() -> None:
     assert t.loc["S2", "pred_slant"] == pytest.approx(0.0)
     assert t.loc["S2", "slant_error"] == pytest.approx(-0.25)
     with pytest.raises(ValueError, match="unknown label"):
-        gold_vs_pred_by_source(df.assign(pred="x"))
+        gold_vs_pred_by_source(df.assign(pred="x"), PAK)
 
 
 def test_share_intervals_match_row_level_cluster_bootstrap() -> None:
@@ -313,7 +326,7 @@ def test_share_intervals_match_row_level_cluster_bootstrap() -> None:
         lambda r: float(is_pk[r].mean()), df["article_id"].tolist(), n_boot=N_BOOT, seed=5
     )
     assert ci.low < ci.estimate < ci.high
-    row = stance_distribution(df, n_boot=N_BOOT, seed=5).iloc[0]
+    row = stance_distribution(df, PAK, n_boot=N_BOOT, seed=5).iloc[0]
     assert (row[f"share_{PK}"], row[f"share_{PK}_low"], row[f"share_{PK}_high"]) == pytest.approx(
         (ci.estimate, ci.low, ci.high)
     )

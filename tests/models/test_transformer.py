@@ -10,11 +10,11 @@ import pytest
 
 import stance
 from stance.errors import ModelError
-from stance.labels import LABELS
 from stance.models.base import MANIFEST
 from stance.models.calibration import softmax
 from stance.models.transformer import TransformerClassifier
 from stance.resources import default_encoder
+from tests.schemes import LABELS
 
 PI, PK, NE = LABELS
 TINY = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
@@ -66,6 +66,7 @@ def tiny(**kwargs: object) -> TransformerClassifier:
         "progress": False,
         "seed": 0,
         "num_threads": 1,  # a model this small trains several times faster on one thread
+        "labels": list(LABELS),
     }
     params.update(kwargs)
     return TransformerClassifier(**params)
@@ -223,7 +224,7 @@ def test_hydra_configs_instantiate(name: str) -> None:
     model = instantiate(cfg.model.classifier)
     assert isinstance(model, TransformerClassifier)
     params = model.get_params()
-    assert set(cfg.model.classifier) - {"_target_", "_convert_"} == set(params)
+    assert set(cfg.model.classifier) - {"_target_", "_convert_"} | {"labels"} == set(params)
     assert params["seed"] == 7 and params["encoder"] is None
     if name == "tiny":
         assert params["random_init"] and params["config_overrides"] == TINY and params["epochs"] == 2

@@ -17,8 +17,8 @@ import yaml
 
 from stance.errors import StanceError
 from stance.evaluation.evaluate import metrics_of, per_source_table
-from stance.labels import LABELS
 from stance.reporting import ReportInputError, plots, write_report
+from tests.schemes import LABELS, PAK
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "scripts" / "screenshot_report.py"
@@ -93,7 +93,7 @@ def make_run_dir(
     for split, srcs in (("validation", sources[:3]), ("test", sources)):
         pred = _predict(_sentences(data_rng, srcs), pred_rng, accuracy)
         m = metrics_of(pred, LABELS, n_boot=n_boot, seed=seed)
-        m["per_source"] = per_source_table(pred, LABELS).to_dict(orient="records")
+        m["per_source"] = per_source_table(pred, PAK).to_dict(orient="records")
         metrics[split] = m
         pred.to_parquet(path / f"predictions_{split}.parquet", index=False)
     metrics["model_size_bytes"] = 123_456
@@ -244,9 +244,9 @@ def test_plots_handle_empty_bins_and_missing_gold(tmp_path: Path) -> None:
         "quoted_slant_high": 0.9, "share_pro_islamabad": 0.5, "share_pro_kabul": 0.2,
         "share_neutral": 0.3,
     }])
-    assert plots.plot_source_slant(table, tmp_path / "s.png").is_file()
-    assert plots.plot_editorial_vs_quoted(table, tmp_path / "e.png").is_file()
-    assert plots.plot_stance_distribution({"predictions": table}, tmp_path / "d.png", LABELS).is_file()
+    assert plots.plot_source_slant(table, tmp_path / "s.png", PAK.poles).is_file()
+    assert plots.plot_editorial_vs_quoted(table, tmp_path / "e.png", PAK.poles).is_file()
+    assert plots.plot_stance_distribution({"predictions": table}, tmp_path / "d.png", PAK).is_file()
     with pytest.raises(ValueError, match="3x3"):
         plots.plot_confusion_matrix([[1, 2], [3, 4]], LABELS, tmp_path / "c.png")
 

@@ -12,7 +12,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from stance.labels import LABELS
+from tests.schemes import LABELS, PAK
 
 PI, PK, NE = LABELS
 
@@ -96,7 +96,7 @@ def tfidf_model_dir(C: float = 4.0) -> Path:
     from stance.models.tfidf import TfidfClassifier
 
     texts, labels = training_corpus()
-    model = TfidfClassifier(C=C, max_iter=500).fit(texts, labels)
+    model = TfidfClassifier(C=C, max_iter=500).fit(texts, labels, scheme=PAK)
     out = Path(tempfile.mkdtemp(prefix="stance-score-test-")) / f"tfidf-C{C}"
     model.save(out, extra={
         "data_fingerprint": "test-corpus-v1",

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from stance.cli.score import main
+from stance.data.segment import sentence_id
 from stance.scoring.writer import output_paths, read_records
 from tests.scoring import article_rows, tfidf_model_dir, write_article_dir, write_jsonl
 
@@ -83,10 +84,10 @@ def test_sentence_level(capsys, tmp_path, model_dir):
     code, text = score(capsys, "--model", model_dir, "--input", inp, "--output", out, "--level", "sentence")
     assert code == 0, text
     recs = list(read_records(out))
-    assert [r["sentence_id"] for r in recs] == ["s1", "s2"]
+    # a row without an id gets the package's stable sentence id (article id, text, occurrence)
+    assert [r["sentence_id"] for r in recs] == ["s1", "s2", sentence_id("a2", "A sentence without an id.", 0)]
     assert recs[0]["text"] == "Qatar and Turkey offered to mediate. Talks resume next week."
-    skipped = _run_info(out)["last_run"]["skipped"]
-    assert len(skipped) == 1 and skipped[0]["where"] == f"{inp}:4" and "missing id" in skipped[0]["reason"]
+    assert _run_info(out)["last_run"]["skipped"] == []
 
 
 def test_malformed_jsonl_line_is_skipped_and_reported(capsys, tmp_path, model_dir, rows):

@@ -25,6 +25,7 @@ from stance.scoring.score import (
     source_summary,
     truncate_text,
 )
+from tests.schemes import PAK
 from tests.scoring import NE, PI, PK, article_rows, tfidf_model_dir
 
 
@@ -54,7 +55,7 @@ def test_records_have_the_documented_columns_and_valid_probabilities(model, rows
 
 def test_sentences_and_ids_are_those_of_the_dataset_build(model, rows):
     recs = list(score_articles(model, rows))
-    cleaner, segmenter, att = default_cleaner(), default_segmenter(), default_attributor()
+    cleaner, segmenter, att = default_cleaner(), default_segmenter(), default_attributor(PAK)
     expected = []
     for r in rows:
         art = Article(id=r["id"], text=r["text"], source=r["source"], title=r["title"])
@@ -78,8 +79,12 @@ def test_batch_size_and_input_type_do_not_change_the_records(model, rows):
             assert x[f"proba_{c}"] == pytest.approx(y[f"proba_{c}"], abs=1e-6)
 
 
-def test_model_method_delegates_to_the_pipeline(model, rows):
-    assert list(model.score_articles(rows[:2])) == list(score_articles(model, rows[:2]))
+def test_top_level_api_scores_with_the_models_scheme(model, rows):
+    import stance
+
+    recs = list(stance.score_articles(model, rows[:2]))
+    assert recs and {r["label"] for r in recs} <= set(PAK.label_list)
+    assert {r["speaker_side"] for r in recs} - {None} <= set(PAK.side_names)
 
 
 def test_dict_without_source_gets_unknown_and_bad_items_raise(model):
@@ -145,7 +150,7 @@ def test_article_summary_counts_and_slant():
         {"article_id": "a", "sentence_id": "3", "source": "S", "label": PK, "attributed": False},
         {"article_id": "b", "sentence_id": "4", "source": "T", "label": NE, "attributed": False},
     ]
-    df = article_summary(recs, labels=[PI, PK, NE])
+    df = article_summary(recs, PAK)
     assert df["article_id"].tolist() == ["a", "b"]
     a = df.iloc[0]
     assert (a["n_sentences"], a[f"n_{PI}"], a[f"n_{PK}"], a[f"n_{NE}"], a["n_attributed"]) == (3, 2, 1, 0, 1)
@@ -156,18 +161,18 @@ def test_article_summary_counts_and_slant():
 
 def test_source_summary_with_and_without_prevalence_correction(model, rows):
     recs = list(score_articles(model, rows))
-    plain = source_summary(recs, labels=list(model.classes_), n_boot=50)
+    plain = source_summary(recs, PAK, n_boot=50)
     assert sorted(plain["source"]) == sorted({r["source"] for r in rows})
     assert "slant" in plain and "voice_kabul" in plain
     assert not any(c.startswith("adj_") for c in plain.columns)
     cm = confusion_of(model)
     assert cm is not None
-    corrected = source_summary(recs, labels=list(model.classes_), confusion=cm, n_boot=50)
+    corrected = source_summary(recs, PAK, confusion=cm, n_boot=50)
     assert {"adj_slant", f"adj_share_{PI}"} <= set(corrected.columns)
     shares = corrected[[f"adj_share_{c}" for c in model.classes_]].sum(axis=1)
     np.testing.assert_allclose(shares, 1.0, atol=1e-9)
     # sentences without article ids count as their own clusters
     sent = list(score_sentences(model, [{"id": f"s{i}", "text": r["text"][:200]} for i, r in enumerate(rows)]))
-    table = source_summary(pd.DataFrame(sent), n_boot=20)
+    table = source_summary(pd.DataFrame(sent), PAK, n_boot=20)
     assert table["n_articles"].iloc[0] == len(rows)
     assert not math.isnan(table["slant"].iloc[0])

@@ -211,7 +211,7 @@ def test_sentence_level_output(model, tmp_path):
 
 
 def test_writer_rejects_a_directory_as_output(model, tmp_path):
-    w = ScoreWriter(tmp_path / "d.jsonl", fingerprint={}, labels=list(model.classes_))
+    w = ScoreWriter(tmp_path / "d.jsonl", fingerprint={}, scheme=model.scheme_)
     (tmp_path / "d.jsonl").mkdir()
     with pytest.raises(InputError, match="directory"):
         w.open()

@@ -11,8 +11,8 @@ import pytest
 
 import stance
 from stance.errors import InputError, ModelError
-from stance.labels import LABELS
 from stance.training import train
+from tests.schemes import LABELS, PAK
 
 MODELS = ["tfidf", "tiny"]
 
@@ -97,4 +97,8 @@ def test_label_set_mismatch_is_rejected() -> None:
     from stance.models.tfidf import TfidfClassifier
 
     with pytest.raises(InputError, match="not in the model's label set"):
-        TfidfClassifier().fit(["a b", "c d"], ["pro_islamabad", "sideways"])
+        TfidfClassifier(labels=list(LABELS)).fit(["a b", "c d"], ["pro_islamabad", "sideways"])
+    with pytest.raises(InputError, match="not in the model's label set"):
+        TfidfClassifier().fit(["a b", "c d"], ["pro_islamabad", "sideways"], scheme=PAK)
+    with pytest.raises(InputError, match="single label"):
+        TfidfClassifier().fit(["a b", "c d"], ["neutral", "neutral"])

@@ -19,6 +19,7 @@ from stance.weak.agreement import (
     out_of_fold_proba,
     pairwise_kappa,
 )
+from tests.schemes import LABELS
 
 ISL, KBL, NEU = "pro_islamabad", "pro_kabul", "neutral"
 
@@ -44,19 +45,19 @@ def test_krippendorff_alpha_tiny_known_case() -> None:
     # coder 1: a a b b, coder 2: a b b b. Coincidences o_aa=2, o_ab=o_ba=1, o_bb=4; n_a=3, n_b=5,
     # n=8: alpha = 1 - (n-1)(o_ab+o_ba)/(2 n_a n_b) = 1 - 7*2/30 = 8/15
     recs = _records({"c1": [ISL, ISL, KBL, KBL], "c2": [ISL, KBL, KBL, KBL]})
-    assert math.isclose(krippendorff_alpha(recs), 8 / 15)
-    assert math.isclose(krippendorff_alpha(_records({"c1": [ISL, KBL, NEU], "c2": [ISL, KBL, NEU]})), 1.0)
+    assert math.isclose(krippendorff_alpha(recs, LABELS), 8 / 15)
+    assert math.isclose(krippendorff_alpha(_records({"c1": [ISL, KBL, NEU], "c2": [ISL, KBL, NEU]}), LABELS), 1.0)
     # missing values: the unpaired item does not count
-    assert math.isclose(krippendorff_alpha(_records({"c1": [ISL, ISL, KBL, KBL, NEU], "c2": [ISL, KBL, KBL, KBL, None]})), 8 / 15)
+    assert math.isclose(krippendorff_alpha(_records({"c1": [ISL, ISL, KBL, KBL, NEU], "c2": [ISL, KBL, KBL, KBL, None]}), LABELS), 8 / 15)
 
 
 def test_pairwise_kappa_and_report() -> None:
     recs = _records({"x": [ISL, ISL, KBL, NEU, NEU, NEU], "y": [ISL, KBL, KBL, NEU, NEU, ISL], "z": [ISL, ISL, KBL, NEU, None, NEU]})
-    pk = pairwise_kappa(recs).set_index(["annotator_a", "annotator_b"])
+    pk = pairwise_kappa(recs, LABELS).set_index(["annotator_a", "annotator_b"])
     assert pk.loc[("x", "y"), "n_items"] == 6 and pk.loc[("x", "z"), "n_items"] == 5
     assert math.isclose(pk.loc[("x", "z"), "kappa"], 1.0)
     assert math.isclose(pk.loc[("x", "y"), "kappa"], cohen_kappa_score([ISL, ISL, KBL, NEU, NEU, NEU], [ISL, KBL, KBL, NEU, NEU, ISL]))
-    rep = agreement_report(recs).set_index("scope")
+    rep = agreement_report(recs, LABELS).set_index("scope")
     assert list(rep.index) == ["overall", ISL, KBL, NEU]
     assert rep.loc["overall", "n_items"] == 6 and rep.loc["overall", "n_annotators"] == 3
     # per class = one-vs-rest: pro_kabul is it / is not it
@@ -68,7 +69,7 @@ def test_pairwise_kappa_and_report() -> None:
     assert math.isclose(rep.loc[KBL, "mean_kappa"], float(np.mean(expected)))
     assert -1 <= rep.loc[KBL, "alpha"] <= 1
     # perfect agreement -> 1 everywhere
-    perfect = agreement_report(_records({"a": [ISL, KBL, NEU, NEU], "b": [ISL, KBL, NEU, NEU]}))
+    perfect = agreement_report(_records({"a": [ISL, KBL, NEU, NEU], "b": [ISL, KBL, NEU, NEU]}), LABELS)
     assert np.allclose(perfect[["observed_agreement", "alpha", "mean_kappa"]].to_numpy(dtype=float), 1.0)
 
 
@@ -107,14 +108,14 @@ def test_out_of_fold_proba_is_grouped_by_article(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(tfidf.TfidfClassifier, "fit", spy_fit)
     monkeypatch.setattr(tfidf.TfidfClassifier, "predict_proba", spy_proba)
-    p = out_of_fold_proba(df, n_splits=4)
+    p = out_of_fold_proba(df, n_splits=4, labels=LABELS)
     assert p.shape == (len(df), 3) and len(seen) == 4
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_audit_finds_flipped_labels() -> None:
     df, flipped = _synthetic_gold()
-    issues = audit_label_issues(df, n_splits=4)
+    issues = audit_label_issues(df, n_splits=4, labels=LABELS)
     assert flipped <= set(issues["sentence_id"])
     assert issues.attrs["n_checked"] == len(df)
     assert list(issues["issue_rank"]) == list(range(1, len(issues) + 1))

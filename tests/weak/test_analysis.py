@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from stance.weak.analysis import lf_analysis
+from tests.schemes import LABELS
 
 ISL, KBL, NEU = "pro_islamabad", "pro_kabul", "neutral"
 
@@ -19,7 +20,7 @@ def test_lf_analysis_hand_computed() -> None:
     })
     gold = [ISL, NEU, None, NEU]
     agg = [ISL, NEU, KBL, None]
-    t = lf_analysis(votes, gold, {"mv": agg}).set_index("name")
+    t = lf_analysis(votes, gold, {"mv": agg}, labels=LABELS).set_index("name")
     # A votes rows 0,1; others vote there too (row 0: B agrees, row 1: C disagrees)
     assert t.loc["A", "coverage"] == 0.5
     assert t.loc["A", "overlap"] == 0.5
@@ -40,5 +41,5 @@ def test_lf_analysis_hand_computed() -> None:
 
 def test_lf_analysis_without_gold() -> None:
     votes = pd.DataFrame({"A": [ISL, None]})
-    t = lf_analysis(votes)
+    t = lf_analysis(votes, labels=LABELS)
     assert t.loc[0, "coverage"] == 0.5 and t.loc[0, "n_gold"] == 0 and math.isnan(t.loc[0, "accuracy"])

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from stance.errors import InputError
-from stance.labels import LABELS
 from stance.weak.annotation_io import (
     adjudicate,
     annotations_frame,
@@ -22,6 +21,7 @@ from stance.weak.annotation_io import (
     write_doccano,
     write_labelstudio,
 )
+from tests.schemes import LABELS
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_context_is_the_neighbouring_sentences(sentences: pd.DataFrame) -> None:
 
 
 def test_labelstudio_config_is_valid_xml_with_the_three_labels() -> None:
-    root = ET.fromstring(labelstudio_config())
+    root = ET.fromstring(labelstudio_config(LABELS))
     choices = root.find(".//Choices")
     assert choices is not None and choices.get("toName") == "text" and choices.get("choice") == "single"
     assert [c.get("value") for c in choices.findall("Choice")] == list(LABELS)
@@ -52,7 +52,7 @@ def test_labelstudio_config_is_valid_xml_with_the_three_labels() -> None:
 
 def test_labelstudio_round_trip(tmp_path: Path, sentences: pd.DataFrame) -> None:
     picked = sentences.iloc[[0, 1, 4]].assign(pred="neutral", score=0.4)
-    path = write_labelstudio(tmp_path / "tasks.json", picked, sentences, prediction_col="pred", score_col="score")
+    path = write_labelstudio(tmp_path / "tasks.json", picked, sentences, labels=LABELS, prediction_col="pred", score_col="score")
     assert (tmp_path / "tasks.labeling_config.xml").is_file()
     tasks = json.loads(path.read_text())
     assert [t["data"]["sentence_id"] for t in tasks] == ["A1-0", "A1-1", "A2-1"]
@@ -76,7 +76,7 @@ def test_labelstudio_round_trip(tmp_path: Path, sentences: pd.DataFrame) -> None
     tasks[2]["annotations"].append({"id": 4, "completed_by": 12, "result": []})  # skipped task
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks))
-    recs = read_annotations(export)
+    recs = read_annotations(export, LABELS)
     got = {(r.sentence_id, r.annotator): r.label for r in recs}
     assert got == {**{(k, "7"): v for k, v in answers.items()}, **{(k, "b@example.org"): v for k, v in answers.items()}}
     r0 = next(r for r in recs if r.sentence_id == "A2-1")
@@ -91,21 +91,21 @@ def test_labelstudio_errors(tmp_path: Path) -> None:
     p = tmp_path / "bad.json"
     p.write_text(json.dumps([task]))
     with pytest.raises(InputError, match="unknown label 'bogus'"):
-        read_labelstudio(p)
+        read_labelstudio(p, LABELS)
     task["annotations"][0]["result"][0]["value"]["choices"] = ["neutral", "pro_kabul"]
     p.write_text(json.dumps([task]))
     with pytest.raises(InputError, match="several choices"):
-        read_labelstudio(p)
+        read_labelstudio(p, LABELS)
     p.write_text(json.dumps([{"data": {"text": "x"}, "annotations": []}]))
     with pytest.raises(InputError, match="sentence_id"):
-        read_labelstudio(p)
+        read_labelstudio(p, LABELS)
 
 
 def test_labelstudio_json_min(tmp_path: Path) -> None:
     p = tmp_path / "min.json"
     p.write_text(json.dumps([{"sentence_id": "s1", "text": "x", "stance": "pro_kabul", "annotator": 3},
                              {"sentence_id": "s2", "text": "y", "annotator": 3}]))
-    recs = read_labelstudio(p)
+    recs = read_labelstudio(p, LABELS)
     assert [(r.sentence_id, r.label, r.annotator) for r in recs] == [("s1", "pro_kabul", "3")]
 
 
@@ -121,24 +121,24 @@ def test_doccano_round_trip(tmp_path: Path, sentences: pd.DataFrame) -> None:
     flat = {"id": 2, "text": recs[1]["text"], **recs[1]["meta"], "label": ["neutral"], "user": "bob"}
     out = tmp_path / "export.jsonl"
     out.write_text(json.dumps(recs[0]) + "\n" + json.dumps(flat) + "\n" + json.dumps({**flat, "label": []}) + "\n")
-    got = read_doccano(out)
+    got = read_doccano(out, LABELS)
     assert [(r.sentence_id, r.label, r.annotator, r.article_id) for r in got] == [
         ("A1-2", "pro_islamabad", "alice", "A1"), ("A2-0", "neutral", "bob", "A2")]
     # no annotator field: the argument, then the file name
     plain = tmp_path / "carol.jsonl"
     plain.write_text(json.dumps({"text": "t", "meta": {"sentence_id": "s9"}, "label": ["neutral"]}) + "\n")
-    assert read_doccano(plain)[0].annotator == "carol"
-    assert read_doccano(plain, annotator="dave")[0].annotator == "dave"
+    assert read_doccano(plain, LABELS)[0].annotator == "carol"
+    assert read_doccano(plain, LABELS, annotator="dave")[0].annotator == "dave"
 
 
 def test_doccano_errors(tmp_path: Path) -> None:
     p = tmp_path / "x.jsonl"
     p.write_text(json.dumps({"text": "t", "sentence_id": "s", "label": ["neutral", "pro_kabul"]}) + "\n")
     with pytest.raises(InputError, match="several labels"):
-        read_doccano(p)
+        read_doccano(p, LABELS)
     p.write_text(json.dumps({"text": "t", "label": ["neutral"]}) + "\n")
     with pytest.raises(InputError, match="sentence_id"):
-        read_doccano(p)
+        read_doccano(p, LABELS)
 
 
 def test_adjudicate_majority(tmp_path: Path) -> None:

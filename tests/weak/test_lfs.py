@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from stance.errors import ConfigError
 from stance.weak.lfs import (
     AttributionLF,
     ClaimRebuttalLF,
@@ -14,7 +15,10 @@ from stance.weak.lfs import (
     RetaliationLF,
     apply_lfs,
 )
-from stance.weak.training_labels import labeler_from_config, labels_config
+from stance.weak.training_labels import labeler_from_config
+from tests.schemes import LABELS
+
+SIDE_LABELS = {"islamabad": "pro_islamabad", "kabul": "pro_kabul"}
 
 GAZ = [
     {"name": "Pakistani officials", "side": "islamabad", "aliases": ["Pakistani officials", "Islamabad", "Pakistan"]},
@@ -35,7 +39,7 @@ def s(text: str, **kw: object) -> dict:
 
 
 def test_attribution_uses_speaker_side_of_attributed_sentences() -> None:
-    lf = AttributionLF("att")
+    lf = AttributionLF("att", SIDE_LABELS)
     text = "Mujahid said Islamabad's demand was beyond Kabul's capacity."
     assert lf(s(text, attributed=True, side="kabul")) == "pro_kabul"
     assert lf(s(text, attributed=True, side="islamabad")) == "pro_islamabad"
@@ -45,19 +49,19 @@ def test_attribution_uses_speaker_side_of_attributed_sentences() -> None:
 
 
 def test_attribution_abstains_on_claim_with_rebuttal() -> None:
-    lf = AttributionLF("att")
+    lf = AttributionLF("att", SIDE_LABELS)
     text = "Islamabad accuses Kabul of sheltering TTP fighters, a claim the Taliban deny."
     assert lf(s(text, attributed=True, side="islamabad")) is None
 
 
 def test_attribution_reporting_verbs_filter() -> None:
-    lf = AttributionLF("att", reporting_verbs=["insisted"])
+    lf = AttributionLF("att", SIDE_LABELS, reporting_verbs=["insisted"])
     assert lf(s("Kabul insisted it allows no one to use its soil.", attributed=True, side="kabul")) == "pro_kabul"
     assert lf(s("Kabul said it allows no one to use its soil.", attributed=True, side="kabul")) is None
 
 
 def test_attribution_resolves_speaker_next_to_the_verb() -> None:
-    lf = AttributionLF("att", resolve_speaker=True, actors=GAZ, extra_actors=ADJ)
+    lf = AttributionLF("att", SIDE_LABELS, resolve_speaker=True, actors=GAZ, extra_actors=ADJ)
     # the row's speaker_side is ignored in this mode
     assert lf(s("Afghan officials said the strikes violated Afghan airspace.", attributed=True,
                 side="islamabad")) == "pro_kabul"
@@ -94,8 +98,11 @@ def test_lexicon_min_matches_and_validation() -> None:
     assert lf(s("The mediators said the talks went on.")) == "neutral"
     with pytest.raises(ValueError):
         LexiconLF("bad", "neutral", terms=["("])
-    with pytest.raises(ValueError):
-        LexiconLF("bad", "not_a_label", terms=["x"])
+    # labels are checked against the scheme when votes are aggregated (stance.weak.aggregate)
+    with pytest.raises(ConfigError, match="side_labels is empty"):
+        AttributionLF("bad")
+    with pytest.raises(ConfigError, match="gazetteer"):
+        RetaliationLF("bad", side_labels=SIDE_LABELS)
 
 
 def test_pattern_lf_abstains_when_two_labels_match() -> None:
@@ -108,7 +115,7 @@ def test_pattern_lf_abstains_when_two_labels_match() -> None:
 
 
 def test_claim_rebuttal_is_neutral() -> None:
-    lf = ClaimRebuttalLF()
+    lf = ClaimRebuttalLF(label="neutral")
     assert lf(s("Islamabad accuses Kabul of sheltering TTP fighters, a claim the Taliban deny.")) == "neutral"
     assert lf(s("Pakistan has long accused the Taliban of harbouring the TTP, a charge Kabul denies.")) == "neutral"
     assert lf(s("Pakistan blamed Kabul for the attack, which the Taliban rejected.")) == "neutral"
@@ -116,7 +123,7 @@ def test_claim_rebuttal_is_neutral() -> None:
 
 
 def test_retaliation_resolves_the_responder() -> None:
-    lf = RetaliationLF(actors=GAZ, extra_actors=ADJ)
+    lf = RetaliationLF(actors=GAZ, extra_actors=ADJ, side_labels=SIDE_LABELS)
     assert lf(s("Afghan forces responded to Pakistani shelling of civilian areas.")) == "pro_kabul"
     assert lf(s("In retaliation, Pakistani jets struck TTP hideouts.")) == "pro_islamabad"
     assert lf(s("In response to Pakistani strikes, Afghan forces attacked border posts.")) == "pro_kabul"
@@ -158,7 +165,13 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def packaged_lfs() -> dict:
-    node = labels_config(None)
+    from hydra import compose, initialize_config_dir
+
+    import stance.cli._hydra  # noqa: F401
+    from stance.resources import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        node = compose(config_name="label").labels_fn
     node.lfs.prototype = None  # tested separately (loads MiniLM)
     return {lf.name: lf for lf in labeler_from_config(node).lfs}
 
@@ -192,7 +205,7 @@ PROTOS = [
 
 @pytest.fixture(scope="module")
 def proto_lf() -> PrototypeLF:
-    return PrototypeLF("prototype", prototypes=PROTOS, k=1, margin=0.05, min_similarity=0.2)
+    return PrototypeLF("prototype", labels=LABELS, prototypes=PROTOS, k=1, margin=0.05, min_similarity=0.2)
 
 
 def test_prototype_lf_votes_nearest_label(proto_lf: PrototypeLF) -> None:
@@ -205,10 +218,10 @@ def test_prototype_lf_votes_nearest_label(proto_lf: PrototypeLF) -> None:
 
 
 def test_prototype_lf_abstains_under_margin(proto_lf: PrototypeLF) -> None:
-    strict = PrototypeLF("p", prototypes=PROTOS, k=1, margin=0.9)
+    strict = PrototypeLF("p", labels=LABELS, prototypes=PROTOS, k=1, margin=0.9)
     strict._emb = proto_lf._proto_embeddings()  # reuse embeddings
     assert strict(s("Negotiations hosted by Qatar and Turkey took place in Istanbul.")) is None
-    far = PrototypeLF("p", prototypes=PROTOS, k=1, margin=0.0, min_similarity=0.99)
+    far = PrototypeLF("p", labels=LABELS, prototypes=PROTOS, k=1, margin=0.0, min_similarity=0.99)
     far._emb = proto_lf._proto_embeddings()
     assert far(s("A recipe for lemon cake with butter and sugar.")) is None
 
@@ -221,15 +234,15 @@ def test_prototype_fit_uses_train_gold_only_and_skips_own_article() -> None:
         {"sentence_id": "d", "article_id": "A4", "text": "validation", "label": "neutral", "split": "validation"},
         {"sentence_id": "e", "article_id": "T1", "text": "TEST SENTENCE", "label": "pro_islamabad", "split": "test"},
     ])
-    lf = PrototypeLF("p", gold_per_label=-1).fit(df)
+    lf = PrototypeLF("p", labels=LABELS, gold_per_label=-1).fit(df)
     texts = {p["text"] for p in lf.prototypes_}
     assert texts == {"train kabul", "train neutral"}
     with pytest.raises(ValueError, match="split"):
-        PrototypeLF("p", gold_per_label=-1).fit(df.drop(columns="split"))
+        PrototypeLF("p", labels=LABELS, gold_per_label=-1).fit(df.drop(columns="split"))
 
 
 def test_prototype_excludes_same_article(proto_lf: PrototypeLF) -> None:
-    lf = PrototypeLF("p", k=1, margin=0.0)
+    lf = PrototypeLF("p", labels=LABELS, k=1, margin=0.0)
     lf._set_prototypes([dict(p, article_id=f"art{i}", sentence_id=f"s{i}") for i, p in enumerate(PROTOS)])
     lf._emb = proto_lf._proto_embeddings()
     query = {"text": PROTOS[0]["text"], "article_id": "art0", "sentence_id": "s0"}

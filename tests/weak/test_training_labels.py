@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from stance.errors import ConfigError
 from stance.weak.lfs import PrototypeLF
 from stance.weak.training_labels import apply_label_mode, labeler_from_config, labels_config
+from tests.schemes import LABELS
 
 LFS = {
     "kabul": {"_target_": "stance.weak.lfs.LexiconLF", "label": "pro_kabul", "terms": ["sovereignty"]},
@@ -21,7 +22,8 @@ LFS = {
 
 
 def _cfg(tmp_path: Path | None = None, **agg: object) -> object:
-    node = {"lfs": LFS, "aggregator": {"_target_": "stance.weak.aggregate.MajorityVote", **agg}}
+    node = {"lfs": LFS, "aggregator": {"_target_": "stance.weak.aggregate.MajorityVote", "labels": list(LABELS),
+                                       "none_label": "neutral", **agg}}
     return OmegaConf.create({"labels_fn": node, "run_dir": str(tmp_path) if tmp_path else None})
 
 
@@ -101,20 +103,13 @@ def test_test_rows_never_reach_lfs_or_prototypes(df: pd.DataFrame) -> None:
         training_labels.labeler_from_config = orig
     assert seen and "test" not in seen
     # the prototype LF's fit takes gold from the TRAIN split only
-    lf = PrototypeLF("p", gold_per_label=-1).fit(df)
+    lf = PrototypeLF("p", labels=LABELS, gold_per_label=-1).fit(df)
     assert {p["text"] for p in lf.prototypes_} == {"sovereignty was violated", "khawarij attacked", "nothing to see"}
 
 
-def test_default_config_is_used_without_labels_fn() -> None:
-    node = labels_config(OmegaConf.create({"data": {"attribution": {"actors": [
-        {"name": "X", "side": "kabul", "aliases": ["Xland"]}]}}}))
-    assert "prototype" in node.lfs and node.aggregator == "majority"
-    labeler = labeler_from_config(node)  # builds every LF (MiniLM is loaded lazily, not here)
-    names = labeler.names
-    assert {"attribution_sides", "lexicon_kabul", "retaliation", "prototype"} <= set(names)
-    retaliation = next(lf for lf in labeler.lfs if lf.name == "retaliation")
-    assert retaliation({"text": "Xland responded to the shelling."}) == "pro_kabul"  # the run's gazetteer
-    assert labels_config(None).lfs.retaliation.actors is None  # no data: packaged gazetteer
+def test_labels_fn_is_required() -> None:
+    with pytest.raises(ConfigError, match="labels_fn"):
+        labels_config(OmegaConf.create({"data": {}}))
 
 
 def test_train_config_wires_labels_fn() -> None:
@@ -127,19 +122,24 @@ def test_train_config_wires_labels_fn() -> None:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=["data.labels=weak"] if name == "train" else [])
         assert labels_config(cfg) is cfg.labels_fn
-        assert len(cfg.labels_fn.lfs.retaliation.actors) == len(cfg.data.attribution.actors)
+        # the LFs resolve speakers with the scheme's gazetteer, vote the scheme's labels
+        assert cfg.labels_fn.lfs.retaliation.actors == cfg.scheme.actors == cfg.data.attribution.actors
+        assert cfg.labels_fn.aggregators.majority.labels == cfg.scheme.labels
+        labeler = labeler_from_config(cfg.labels_fn)  # builds every LF (MiniLM is loaded lazily)
+        assert {"attribution_sides", "lexicon_kabul", "retaliation", "prototype"} <= set(labeler.names)
+        retaliation = next(lf for lf in labeler.lfs if lf.name == "retaliation")
+        assert retaliation({"text": "Afghan forces responded to the shelling."}) == "pro_kabul"
 
 
 def test_aggregator_by_name() -> None:
     from stance.weak.aggregate import DawidSkene, MajorityVote
 
     node = OmegaConf.create({"lfs": LFS, "aggregator": "ds", "aggregators": {
-        "ds": {"_target_": "stance.weak.aggregate.DawidSkene"},
-        "mv": {"_target_": "stance.weak.aggregate.MajorityVote"}}})
+        "ds": {"_target_": "stance.weak.aggregate.DawidSkene", "labels": list(LABELS)},
+        "mv": {"_target_": "stance.weak.aggregate.MajorityVote", "labels": list(LABELS), "none_label": "neutral"}}})
     assert isinstance(labeler_from_config(node).aggregator, DawidSkene)
     node.aggregator = "mv"
     assert isinstance(labeler_from_config(node).aggregator, MajorityVote)
     node.aggregator = "nope"
     with pytest.raises(ConfigError, match="aggregators"):
         labeler_from_config(node)
-    assert isinstance(labeler_from_config(labels_config(None)).aggregator, MajorityVote)
