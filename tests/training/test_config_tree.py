@@ -62,11 +62,11 @@ def _instantiate_all(cfg: DictConfig, skip_readers: bool = False) -> int:
     return n
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 ROOTS = ("train", "build", "label")
 NEEDS = {  # overrides an option needs to compose (a required path)
     "data=corpus": ["data.corpora.main.path=/nonexistent"],
-    "data=sentences": [f"data.path={FIXTURES / 'two_way.csv'}"],
+    "data=sentences": [f"data.path={EXAMPLES / 'border_trade.csv'}"],
 }
 SKIP = {"hparams_search"}  # need the optuna sweeper plugin: test_hparams_search_composes
 
