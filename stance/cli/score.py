@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="source for input records without one (default: such records are skipped)")
     p.add_argument("--manifest", default=None,
                    help="for a directory input: CSV/JSONL listing file, id, source, title, date")
+    p.add_argument("--preprocessing", default=None, metavar="FILE",
+                   help="YAML/JSON with cleaning / segmenter / attribution settings that replace the "
+                        "model's own (default: the settings the model's training data were built with)")
     p.add_argument("--no-attribution", action="store_true",
                    help="skip reported-speech attribution (attributed=False, no speaker_side)")
     p.add_argument("--max-sentence-chars", type=int, default=2000,
@@ -92,6 +95,22 @@ def _sentence_items(path: Path, on_error: str, result: Any, default_source: str 
                                    own_article=False, on_error=on_error, result=result):  # type: ignore[arg-type]
         yield {"id": rec["sentence_id"], "text": rec["text"], "source": rec["source"],
                "article_id": rec["article_id"]}
+
+
+def _preprocessing_override(path: str | None) -> dict | None:
+    """The ``--preprocessing`` file as a mapping (None without one)."""
+    if path is None:
+        return None
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise InputError(f"cannot read the preprocessing file: {e}", path=p) from e
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping with cleaning / segmenter / attribution", path=p)
+    return data
 
 
 def _parity_texts(path: Path) -> list[str]:
@@ -199,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             model, items, args.output, predictor=predictor, level=args.level, fmt=args.format,
             chunk_size=chunk, overwrite=args.overwrite, batch_size=args.batch_size,
             model_dir=args.model, fast=args.fast, stats=stats, on_item=on_item,
-            attributor=False if args.no_attribution else None,
+            attribution=not args.no_attribution, preprocessing=_preprocessing_override(args.preprocessing),
             max_sentence_chars=args.max_sentence_chars, max_article_chars=args.max_article_chars,
             run_info={"input": str(Path(inp).resolve())},
         )

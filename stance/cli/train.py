@@ -20,3 +20,7 @@ def _main(cfg: DictConfig) -> float:
 def main() -> None:
     """Console-script entry point."""
     _main()
+
+
+if __name__ == "__main__":  # python -m stance.cli.train (torchrun -m / accelerate launch -m)
+    main()

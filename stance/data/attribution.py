@@ -86,9 +86,16 @@ class Attributor:
             if alts
             else None
         )
+        self.reporting_verbs = [str(v) for v in reporting_verbs]
+        self.phrases = [str(p) for p in phrases]
         self._verb_rx = re.compile(r"\b(" + "|".join(map(re.escape, reporting_verbs)) + r")\b", re.I)
         self._phrase_rx = re.compile("|".join(re.escape(p) for p in phrases), re.I) if phrases else None
         self.min_quote_words = min_quote_words
+
+    def params(self) -> dict[str, object]:
+        """Settings besides the gazetteer (which the scheme holds), recorded with models."""
+        return {"reporting_verbs": list(self.reporting_verbs), "phrases": list(self.phrases),
+                "min_quote_words": self.min_quote_words}
 
     def mentions(self, text: str) -> list[tuple[int, int, Actor]]:
         """Actor mentions as (start, end, actor), in order of appearance."""

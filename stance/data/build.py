@@ -41,6 +41,7 @@ class BuildResult:
     duplicates: list[Duplicate] = field(default_factory=list)
     split_notes: list[str] = field(default_factory=list)
     scheme: Scheme | None = None
+    preprocessing: dict | None = None  # cleaning / segmenter / attribution settings (preprocessing.py)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -322,6 +323,7 @@ def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | Non
             "package_version": stance.__version__,
             "labels": list(result.labels),
             "scheme": result.scheme.to_dict() if result.scheme is not None else None,
+            "preprocessing": result.preprocessing,
             **result.summary(),
             "skipped": [s.__dict__ for s in result.skipped],
             "gold_without_sentence_ids": [

@@ -82,7 +82,10 @@ class Cleaner:
 
     Args:
         furniture_patterns: rule name -> regex; a line matching any rule is dropped and counted.
-            ``None`` uses :data:`DEFAULT_FURNITURE`.
+            ``None`` uses :data:`DEFAULT_FURNITURE` (the one list of default rules).
+        extra_patterns: rules added to ``furniture_patterns`` (a rule of the same name replaces
+            the default one), so a config can add site-specific furniture without restating
+            the defaults.
         drop_headings: drop short lines without sentence-final punctuation (section headings,
             bylines, bullet labels); they are counted under ``heading``.
         heading_max_words: the longest line still treated as a heading.
@@ -93,18 +96,26 @@ class Cleaner:
     def __init__(
         self,
         furniture_patterns: Mapping[str, str] | None = None,
+        extra_patterns: Mapping[str, str] | None = None,
         drop_headings: bool = True,
         heading_max_words: int = 14,
         title_from_first_line: bool = True,
         fix_text: bool = True,
     ) -> None:
-        patterns = DEFAULT_FURNITURE if furniture_patterns is None else dict(furniture_patterns)
+        patterns = dict(DEFAULT_FURNITURE if furniture_patterns is None else furniture_patterns)
+        patterns.update(dict(extra_patterns or {}))
         self.furniture_patterns = patterns
         self._rules = [(name, re.compile(rx)) for name, rx in patterns.items()]
         self.drop_headings = drop_headings
         self.heading_max_words = heading_max_words
         self.title_from_first_line = title_from_first_line
         self.fix_text = fix_text
+
+    def params(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this cleaner (recorded with datasets and models)."""
+        return {"furniture_patterns": dict(self.furniture_patterns), "drop_headings": self.drop_headings,
+                "heading_max_words": self.heading_max_words, "title_from_first_line": self.title_from_first_line,
+                "fix_text": self.fix_text}
 
     def repair(self, text: str) -> str:
         """Fix mojibake and normalise quotes/whitespace oddities, keeping curly quotes."""

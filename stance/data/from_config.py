@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stance.data.annotations import load_annotations
 from stance.data.build import BuildResult, build_dataset, build_from_sentences
+from stance.data.preprocessing import preprocessing_of
 from stance.data.readers import ReadResult
 from stance.errors import ConfigError, StanceError
 from stance.scheme import Scheme
@@ -55,8 +56,10 @@ def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None =
         table = instantiate(data.sentences, _convert_="all")
         if not isinstance(table, SentenceRows):
             raise ConfigError(f"data.sentences must be a reader returning SentenceRows, got {type(table)}")
-        return build_from_sentences(table.rows, skipped=table.skipped, splitter=split, attributor=attributor,
-                                    deduplicator=dedup, scheme=scheme, where=table.path)
+        result = build_from_sentences(table.rows, skipped=table.skipped, splitter=split, attributor=attributor,
+                                      deduplicator=dedup, scheme=scheme, where=table.path)
+        result.preprocessing = preprocessing_of({"attributor": attributor})
+        return result
     corpora: dict[str, ReadResult] = {}
     for name, node in data.corpora.items():
         res = instantiate(node)
@@ -64,13 +67,8 @@ def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None =
             raise ConfigError(f"data.corpora.{name} must be a reader returning ReadResult, got {type(res)}")
         corpora[str(name)] = res
     annotations = load_annotations(list(data.get("annotations") or []), scheme=scheme)
-    return build_dataset(
-        corpora,
-        annotations,
-        cleaner=instantiate(data.cleaning),
-        segmenter=instantiate(data.segmenter),
-        attributor=attributor,
-        splitter=split,
-        deduplicator=dedup,
-        scheme=scheme,
-    )
+    steps = {"cleaner": instantiate(data.cleaning, _convert_="all"), "segmenter": instantiate(data.segmenter),
+             "attributor": attributor}
+    result = build_dataset(corpora, annotations, **steps, splitter=split, deduplicator=dedup, scheme=scheme)
+    result.preprocessing = preprocessing_of(steps)
+    return result

@@ -59,6 +59,10 @@ class Segmenter:
         self.min_chars = min_chars
         self._seg = pysbd.Segmenter(language=language, clean=False)
 
+    def params(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this segmenter (recorded with datasets and models)."""
+        return {"language": self.language, "min_chars": self.min_chars}
+
     def split_line(self, line: str) -> list[str]:
         """Sentences of one line (paragraph)."""
         out: list[str] = []

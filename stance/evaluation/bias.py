@@ -23,7 +23,7 @@ from scipy.optimize import nnls
 from scipy.spatial.distance import jensenshannon
 
 from stance.evaluation.bootstrap import cluster_multiplicities, percentile_interval
-from stance.evaluation.metrics import macro_f1
+from stance.metrics import macro_f1
 from stance.scheme import Scheme
 
 __all__ = [

@@ -14,8 +14,10 @@ from scipy import stats
 __all__ = [
     "Interval",
     "cluster_bootstrap",
+    "cluster_bootstrap_counts",
     "cluster_multiplicities",
     "mcnemar",
+    "paired_bootstrap_counts",
     "paired_bootstrap_diff",
     "percentile_interval",
 ]
@@ -120,6 +122,70 @@ def cluster_bootstrap(
     return Interval(estimate, low, high)
 
 
+def cluster_bootstrap_counts(
+    counts: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Interval:
+    """:func:`cluster_bootstrap` for statistics of summed per-cluster counts.
+
+    ``counts`` has one entry per cluster along its first axis (e.g. per-article confusion
+    matrices, :func:`stance.metrics.confusion_by_cluster`), clusters in order of first
+    appearance; ``statistic`` maps a summed count array to a float. Replicate ``r`` is
+    ``statistic(sum_c m_rc * counts[c])`` with the multiplicities of
+    :func:`cluster_multiplicities`, so the draws are those of :func:`cluster_bootstrap` with
+    the same seed, at the cost of one weighted sum per replicate instead of re-indexing rows.
+    """
+    _check_boot_args(n_boot, alpha)
+    counts = np.asarray(counts, dtype=float)
+    if counts.ndim < 1 or not len(counts):
+        raise ValueError("counts must have one entry per cluster")
+    estimate = float(statistic(counts.sum(axis=0)))
+    reps = np.array([float(statistic(np.tensordot(m, counts, axes=1)))
+                     for m in cluster_multiplicities(len(counts), n_boot, seed)])
+    low, high = percentile_interval(reps, alpha)
+    return Interval(estimate, low, high)
+
+
+def paired_bootstrap_counts(
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict[str, float]:
+    """:func:`paired_bootstrap_diff` for statistics of per-cluster counts: both systems' counts
+    (same clusters, same order) are resampled together; returns the difference A - B with its
+    interval and two-sided p-value."""
+    _check_boot_args(n_boot, alpha)
+    a, b = np.asarray(counts_a, dtype=float), np.asarray(counts_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"counts of the two systems differ in shape: {a.shape} vs {b.shape}")
+    estimate = float(statistic(a.sum(axis=0))) - float(statistic(b.sum(axis=0)))
+    reps = np.array([float(statistic(np.tensordot(m, a, axes=1))) - float(statistic(np.tensordot(m, b, axes=1)))
+                     for m in cluster_multiplicities(len(a), n_boot, seed)])
+    return _difference(estimate, reps, alpha)
+
+
+def _difference(estimate: float, reps: np.ndarray, alpha: float) -> dict[str, float]:
+    """Estimate, percentile interval and two-sided p-value of a bootstrapped difference: twice
+    the share of replicates on the other side of 0 from the estimate (1.0 when it is 0)."""
+    low, high = percentile_interval(reps, alpha)
+    valid = reps[~np.isnan(reps)]
+    if valid.size == 0 or math.isnan(estimate):
+        p_value = math.nan
+    elif estimate > 0:
+        p_value = min(1.0, 2.0 * float(np.mean(valid <= 0)))
+    elif estimate < 0:
+        p_value = min(1.0, 2.0 * float(np.mean(valid >= 0)))
+    else:
+        p_value = 1.0
+    return {"estimate": float(estimate), "low": low, "high": high, "p_value": p_value}
+
+
 def _as_arrays(*arrays: Sequence[Any], names: Sequence[str]) -> list[np.ndarray]:
     out = [np.asarray(list(a), dtype=object) for a in arrays]
     lengths = {name: len(a) for name, a in zip(names, out, strict=True)}
@@ -155,19 +221,7 @@ def paired_bootstrap_diff(
     def diff(rows: np.ndarray) -> float:
         return float(metric(y[rows], a[rows])) - float(metric(y[rows], b[rows]))
 
-    estimate = diff(np.arange(len(y)))
-    reps = _replicates(diff, list(c), n_boot, seed)
-    low, high = percentile_interval(reps, alpha)
-    valid = reps[~np.isnan(reps)]
-    if valid.size == 0 or math.isnan(estimate):
-        p_value = math.nan
-    elif estimate > 0:
-        p_value = min(1.0, 2.0 * float(np.mean(valid <= 0)))
-    elif estimate < 0:
-        p_value = min(1.0, 2.0 * float(np.mean(valid >= 0)))
-    else:
-        p_value = 1.0
-    return {"estimate": float(estimate), "low": low, "high": high, "p_value": p_value}
+    return _difference(diff(np.arange(len(y))), _replicates(diff, list(c), n_boot, seed), alpha)
 
 
 def mcnemar(y_true: Sequence[Any], pred_a: Sequence[Any], pred_b: Sequence[Any]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from scipy.stats import spearmanr
 
 from stance.errors import StanceError
 from stance.evaluation.bias import slant_index
-from stance.evaluation.bootstrap import mcnemar, paired_bootstrap_diff
-from stance.evaluation.metrics import macro_f1
+from stance.evaluation.bootstrap import mcnemar, paired_bootstrap_counts
+from stance.metrics import confusion_by_cluster, macro_f1_from_confusion
 from stance.scheme import Scheme
 
 
@@ -123,9 +123,11 @@ def compare_runs(run_dirs: Sequence[str | Path], n_boot: int = 1000, seed: int =
             pa = a["pred"].set_index("sentence_id")
             pb = b["pred"].set_index("sentence_id").loc[pa.index]
             y = pa["label"].to_numpy()
-            diff = paired_bootstrap_diff(
-                y, pa["pred"].to_numpy(), pb["pred"].to_numpy(), pa["article_id"].to_numpy(),
-                metric=lambda t, p: macro_f1(t, p, labels), n_boot=n_boot, seed=seed,
+            clusters = pa["article_id"].tolist()
+            diff = paired_bootstrap_counts(
+                confusion_by_cluster(y, pa["pred"].tolist(), clusters, labels),
+                confusion_by_cluster(y, pb["pred"].tolist(), clusters, labels),
+                macro_f1_from_confusion, n_boot=n_boot, seed=seed,
             )
             rho = _slant_spearman(pa, pb, scheme)
             n_sources = int(pa["source"].nunique())

@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 
 from stance.evaluation.bias import gold_vs_pred_by_source
-from stance.evaluation.bootstrap import cluster_bootstrap
-from stance.evaluation.metrics import (
+from stance.evaluation.bootstrap import cluster_bootstrap_counts
+from stance.metrics import (
+    accuracy_from_confusion,
     classification_metrics,
+    confusion_by_cluster,
     expected_calibration_error,
-    macro_f1,
+    macro_f1_from_confusion,
     reliability_curve,
 )
 from stance.models.base import StanceClassifier
@@ -53,13 +55,9 @@ def metrics_of(pred: pd.DataFrame, labels: Sequence[str], n_boot: int = 1000, se
     y_idx = np.array([labels.index(v) for v in y])
     out["ece"] = expected_calibration_error(y_idx, proba)
     out["reliability"] = reliability_curve(y_idx, proba)
-    clusters = pred["article_id"].to_numpy()
-    out["macro_f1_ci"] = cluster_bootstrap(
-        lambda idx: macro_f1(y[idx], p[idx], labels), clusters, n_boot=n_boot, seed=seed
-    ).to_dict()
-    out["accuracy_ci"] = cluster_bootstrap(
-        lambda idx: float(np.mean(y[idx] == p[idx])), clusters, n_boot=n_boot, seed=seed
-    ).to_dict()
+    counts = confusion_by_cluster(y, p, pred["article_id"].tolist(), labels)
+    out["macro_f1_ci"] = cluster_bootstrap_counts(counts, macro_f1_from_confusion, n_boot=n_boot, seed=seed).to_dict()
+    out["accuracy_ci"] = cluster_bootstrap_counts(counts, accuracy_from_confusion, n_boot=n_boot, seed=seed).to_dict()
     out["n_articles"] = int(pred["article_id"].nunique())
     return out
 

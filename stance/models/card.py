@@ -14,11 +14,44 @@ def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+def _hf_metadata(model: StanceClassifier, metrics: dict[str, Any], cfg: DictConfig) -> list[str]:
+    """The Hugging Face model-card metadata block (YAML front matter), so that the folder is
+    ready for ``push_to_hub``; for a transformer the standard model folder is ``weights/``."""
+    import yaml
+
+    transformer = model.kind == "transformer"
+    meta: dict[str, Any] = {
+        "language": ["en"],
+        "license": "mit",
+        "library_name": "transformers" if transformer else "sklearn",
+        "pipeline_tag": "text-classification",
+        "tags": ["stance", "news", "stance-package", f"scheme-{model.scheme_.name}", model.kind],
+        "metrics": ["f1", "accuracy"],
+    }
+    encoder = (getattr(model, "metadata_", {}) or {}).get("encoder")
+    if transformer and getattr(model, "encoder", None) is None and not getattr(model, "random_init", False):
+        meta["base_model"] = "sentence-transformers/all-MiniLM-L6-v2"
+    elif transformer and encoder and not Path(str(encoder)).exists():
+        meta["base_model"] = str(encoder)
+    results = []
+    for split in ("validation", "test"):
+        m = metrics.get(split)
+        if m:
+            results.append({"task": {"type": "text-classification", "name": "stance classification"},
+                            "dataset": {"name": f"{cfg.data.get('name', 'data')} ({split})", "type": "custom"},
+                            "metrics": [{"type": "f1", "name": "macro-F1", "value": round(float(m["macro_f1"]), 4)},
+                                        {"type": "accuracy", "value": round(float(m["accuracy"]), 4)}]})
+    if results:
+        meta["model-index"] = [{"name": f"stance-{model.kind}-{model.scheme_.name}", "results": results}]
+    return ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", ""]
+
+
 def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any],
                      data_info: dict[str, Any], cfg: DictConfig) -> Path:
     """Write ``README.md``: labels, data, splits, metrics, per-source results, limitations."""
     scheme = model.scheme_
     lines = [
+        *_hf_metadata(model, metrics, cfg),
         f"# stance classifier: {model.kind}",
         "",
         scheme.description or f"Sentence classifier for the label scheme {scheme.name!r}.",

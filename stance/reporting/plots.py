@@ -319,7 +319,7 @@ def plot_reliability(
     title: str = "Reliability diagram",
 ) -> Path:
     """Accuracy vs mean top-label confidence per bin, with the diagonal, and a bar chart of
-    bin counts underneath. ``reliability`` is :func:`~stance.evaluation.metrics.reliability_curve`."""
+    bin counts underneath. ``reliability`` is :func:`~stance.metrics.reliability_curve`."""
     lower = np.asarray(reliability["bin_lower"], dtype=float)
     upper = np.asarray(reliability["bin_upper"], dtype=float)
     counts = np.asarray(reliability["count"], dtype=float)

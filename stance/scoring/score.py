@@ -18,7 +18,6 @@ counted in a :class:`ScoreStats`.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ import pandas as pd
 from stance.data.attribution import Attributor
 from stance.data.build import sentences_of
 from stance.data.cleaning import Cleaner
+from stance.data.preprocessing import Preprocessing
 from stance.data.readers import Skipped
 from stance.data.schema import Article
 from stance.data.segment import Segmenter
@@ -43,10 +43,9 @@ __all__ = [
     "ScoreStats",
     "article_summary",
     "confusion_of",
-    "default_attributor",
-    "default_cleaner",
-    "default_segmenter",
+    "model_preprocessing",
     "empty_article_rows",
+    "scheme_of",
     "record_columns",
     "score_articles",
     "score_sentences",
@@ -115,34 +114,18 @@ class ScoreStats:
         }
 
 
-# --------------------------------------------------------------------------- default steps
+# --------------------------------------------------------------------------- preprocessing
 
 
-@functools.lru_cache(maxsize=1)
-def _config(group: str) -> dict[str, Any]:
-    import yaml
-
-    from stance.resources import config_dir
-
-    path = config_dir() / "data" / group / "default.yaml"
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    cfg.pop("_target_", None)
-    return cfg
-
-
-def default_cleaner() -> Cleaner:
-    """The cleaner of ``configs/data/cleaning/default.yaml`` (what the dataset build uses)."""
-    return Cleaner(**_config("cleaning"))
-
-
-def default_segmenter() -> Segmenter:
-    """The segmenter the data configs use (English pysbd, ``min_chars=3``)."""
-    return Segmenter(language="en", min_chars=3)
-
-
-def default_attributor(scheme: Scheme) -> Attributor:
-    """The default attributor with the scheme's gazetteer and speaker sides."""
-    return Attributor(actors=list(scheme.actors), sides=scheme.side_names)
+def model_preprocessing(model: Any, override: Mapping[str, Any] | None = None) -> Preprocessing:
+    """How to prepare articles for ``model``: the cleaning, segmentation and attribution
+    settings its training data were built with (its manifest's ``preprocessing``), or
+    ``override`` (same shape) when given; parts recorded nowhere fall back to the defaults."""
+    scheme = scheme_of(model)
+    if override is not None:
+        return Preprocessing.from_dict(override, scheme, origin="override")
+    manifest = getattr(model, "manifest_", None) or {}
+    return Preprocessing.from_dict(manifest.get("preprocessing"), scheme)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -261,17 +244,18 @@ def score_articles(
         articles: ``Article`` objects or dicts with ``id``, ``text`` and ``source`` (optional
             ``title``, ``date``); a dict without source gets ``"unknown"``.
         batch_size: sentences per ``predict_proba`` call (gathered across articles).
-        cleaner, segmenter: default to the package's default cleaning and segmentation.
-        attributor: ``None`` -> the default gazetteer; ``False`` -> no attribution.
+        cleaner, segmenter: default to the model's preprocessing (:func:`model_preprocessing`).
+        attributor: ``None`` -> the model's (the scheme's gazetteer); ``False`` -> no attribution.
         max_sentence_chars: longer sentences are cut before scoring (counted in ``stats``).
         max_article_chars: longer article texts are cut before cleaning (counted in ``stats``).
         stats: a :class:`ScoreStats` updated as articles are scored.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    cleaner = cleaner or default_cleaner()
-    segmenter = segmenter or default_segmenter()
-    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or None)
+    prep = model_preprocessing(model)
+    cleaner = cleaner or prep.cleaner
+    segmenter = segmenter or prep.segmenter
+    att = prep.attributor if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -318,7 +302,7 @@ def score_sentences(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or None)
+    att = model_preprocessing(model).attributor if attributor is None else (attributor or None)
     stats = stats if stats is not None else ScoreStats()
 
     def rows() -> Iterator[dict[str, Any]]:

@@ -44,10 +44,8 @@ from stance.scoring.score import (
     ScoreStats,
     article_summary,
     confusion_of,
-    default_attributor,
-    default_cleaner,
-    default_segmenter,
     empty_article_rows,
+    model_preprocessing,
     record_columns,
     scheme_of,
     score_articles,
@@ -68,7 +66,7 @@ __all__ = [
 
 FORMATS: dict[str, str] = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 STATE_VERSION = 1
-FINGERPRINT_KEYS = ("kind", "data_fingerprint", "manifest_sha256", "fast", "level")
+FINGERPRINT_KEYS = ("kind", "data_fingerprint", "manifest_sha256", "fast", "level", "preprocessing_sha256")
 """Fingerprint fields that must match to resume or extend an output (``path`` is informative)."""
 
 
@@ -118,15 +116,19 @@ def model_fingerprint(
             "params": to_jsonable(model.get_params()) if hasattr(model, "get_params") else None,
             "metadata": to_jsonable(getattr(model, "metadata_", None)),
         }
-    blob = json.dumps(to_jsonable(manifest), sort_keys=True, ensure_ascii=False, default=str)
     return {
         "kind": manifest.get("kind"),
         "data_fingerprint": manifest.get("data_fingerprint"),
-        "manifest_sha256": hashlib.sha256(blob.encode("utf-8")).hexdigest(),
+        "manifest_sha256": _sha256(manifest),
         "fast": fast,
         "level": level,
         "path": str(Path(model_dir).resolve()) if model_dir is not None else None,
     }
+
+
+def _sha256(obj: Any) -> str:
+    blob = json.dumps(to_jsonable(obj), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _same_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -608,9 +610,8 @@ def score_to_file(
     fast: str = "none",
     stats: ScoreStats | None = None,
     on_item: Callable[[ScoreStats], None] | None = None,
-    cleaner: Any = None,
-    segmenter: Any = None,
-    attributor: Any = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    attribution: bool = True,
     max_sentence_chars: int = 2000,
     max_article_chars: int = 200_000,
     run_info: Mapping[str, Any] | None = None,
@@ -627,8 +628,9 @@ def score_to_file(
         chunk_size: items per committed part (memory is bounded by one chunk).
         on_item: called with the running stats after each item is taken from ``items``
             (progress display).
-        attributor: as in :func:`stance.scoring.score.score_articles` (None = default,
-            False = none).
+        preprocessing: cleaning / segmenter / attribution settings that replace the model's own
+            (:func:`stance.scoring.score.model_preprocessing`); recorded in ``run.json``.
+        attribution: False = no reported-speech attribution (``--no-attribution``).
 
     Items already in the output are skipped; an item id seen twice in the input is skipped
     (and reported) the second time. KeyboardInterrupt or any error leaves the committed
@@ -641,12 +643,16 @@ def score_to_file(
 
         predictor = accelerate(model)  # the feature-identical fast TF-IDF; other models as they are
     stats = stats if stats is not None else ScoreStats()
-    writer = ScoreWriter(output, fingerprint=model_fingerprint(model, model_dir, fast, level),
-                         scheme=scheme_of(model), level=level, fmt=fmt, overwrite=overwrite)
+    prep = model_preprocessing(model, preprocessing)
+    if not attribution:
+        prep.attributor, prep.origin["attribution"] = None, "off (--no-attribution)"
+    fingerprint = {**model_fingerprint(model, model_dir, fast, level),
+                   "preprocessing_sha256": _sha256(prep.to_dict())}
+    writer = ScoreWriter(output, fingerprint=fingerprint, scheme=scheme_of(model), level=level, fmt=fmt,
+                         overwrite=overwrite)
     done = writer.open()
-    cleaner = cleaner or default_cleaner()
-    segmenter = segmenter or default_segmenter()
-    att = default_attributor(scheme_of(model)) if attributor is None else (attributor or False)
+    cleaner, segmenter, att = prep.cleaner, prep.segmenter, prep.attributor or False
+    run_info = {**dict(run_info or {}), "preprocessing": {**prep.to_dict(), "origin": prep.origin}}
     already = 0
     seen: set[str] = set()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
 from stance.resources import legacy_scheme
 from stance.scheme import Scheme, check_same_scheme
+from stance.training.tracking import Tracker
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
@@ -39,15 +41,18 @@ class TrainerSettings:
         save_predictions: write validation/test predictions with probabilities.
         min_sentences: per-source minimum sentences for bias metrics.
         min_articles: per-source minimum articles for bias metrics.
+        keep_checkpoints: keep the transformer's training checkpoints (``RUN_DIR/checkpoints``)
+            after a run has finished; they are only needed to resume an interrupted run.
     """
 
     n_boot: int = 1000
     save_predictions: bool = True
     min_sentences: int = 30
     min_articles: int = 3
+    keep_checkpoints: bool = False
 
 
-def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def load_sentences(cfg: DictConfig, run_dir: Path, write: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Labelled sentences with a ``split`` column, plus facts about the data (fingerprint,
     labels and the resolved :class:`~stance.scheme.Scheme` under ``"scheme"``)."""
     wanted = scheme_from_config(cfg.get("scheme"))
@@ -64,13 +69,16 @@ def load_sentences(cfg: DictConfig, run_dir: Path) -> tuple[pd.DataFrame, dict[s
         scheme = Scheme.from_dict(report["scheme"]) if report.get("scheme") else legacy_scheme(report["labels"])
         if wanted.resolved:
             check_same_scheme(wanted, scheme, "the configured scheme", f"the dataset {d}")
-        info = {"fingerprint": report["fingerprint"], "dataset_dir": str(d)}
+        info = {"fingerprint": report["fingerprint"], "dataset_dir": str(d),
+                "preprocessing": report.get("preprocessing")}
     else:
         result: BuildResult = build_from_config(cfg.data, scheme=wanted)
-        write_dataset(result, run_dir / "dataset")
+        if write:
+            write_dataset(result, run_dir / "dataset")
         df = result.sentences
         scheme = result.scheme
-        info = {"fingerprint": result.fingerprint(), "dataset_dir": str(run_dir / "dataset")}
+        info = {"fingerprint": result.fingerprint(), "dataset_dir": str(run_dir / "dataset"),
+                "preprocessing": result.preprocessing}
     df = df[df["duplicate_of"].isna()].copy()
     return df, {**info, "labels": scheme.label_list, "scheme": scheme}
 
@@ -87,10 +95,15 @@ def train(cfg: DictConfig) -> float:
     ``run_info.json`` and the Hydra log.
     """
     run_dir = Path(cfg.run_dir)
+    main = is_main_process()
     run_dir.mkdir(parents=True, exist_ok=True)
     settings: TrainerSettings = instantiate(cfg.trainer)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    df, data_info = load_sentences(cfg, run_dir)
+    tracker: Tracker = instantiate(cfg.logger) if cfg.get("logger") else Tracker()
+    run_name = f"{cfg.model.name}-seed{cfg.seed}-{run_dir.name}"
+    tracker.setup(run_name)
+    if main:
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    df, data_info = load_sentences(cfg, run_dir, write=main)
     label_mode = cfg.data.get("labels", "gold")
     if label_mode not in ("gold", "weak", "gold+weak"):
         raise ConfigError(f"data.labels={label_mode!r}: expected gold, weak or gold+weak")
@@ -99,6 +112,7 @@ def train(cfg: DictConfig) -> float:
 
         df = apply_label_mode(df, label_mode, cfg)
     model: StanceClassifier = instantiate(cfg.model.classifier, _convert_="all")
+    _training_run_params(model, cfg, run_dir, run_name)
     scheme: Scheme = data_info["scheme"]
     labels = scheme.label_list
     parts = {s: _split(df, s) for s in SPLITS}
@@ -119,6 +133,8 @@ def train(cfg: DictConfig) -> float:
         )
     model.fit(parts["train"]["text"].tolist(), parts["train"]["label"].tolist(),
               val["text"].tolist(), val["label"].tolist(), scheme=scheme)
+    if not main:  # another process of a multi-process run: the main process evaluates and saves
+        return float("nan")
 
     metrics: dict[str, Any] = {"model": cfg.model.name, "seed": int(cfg.seed),
                                "train_seconds": model.metadata_["train_seconds"],
@@ -139,6 +155,7 @@ def train(cfg: DictConfig) -> float:
         "data_fingerprint": data_info["fingerprint"],
         "config": OmegaConf.to_container(cfg, resolve=True),
         "validation_confusion_matrix": metrics.get("validation", {}).get("confusion_matrix"),
+        "preprocessing": data_info.get("preprocessing"),
     }
     model.save(tmp, extra=extra)
     write_model_card(tmp, model, metrics, data_info, cfg)
@@ -154,11 +171,56 @@ def train(cfg: DictConfig) -> float:
         "data_fingerprint": data_info["fingerprint"], "dataset_dir": data_info["dataset_dir"],
         "model": cfg.model.name, "model_dir": str(final),
     })
+    tracker.log_final(metrics, _flat_params(cfg), run_name)
+    if not settings.keep_checkpoints:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     for s in ("validation", "test"):
         if s in metrics:
             ci = metrics[s]["macro_f1_ci"]
             log.info("%s macro-F1 %.3f [%.3f, %.3f]", s, metrics[s]["macro_f1"], ci["low"], ci["high"])
     return _lookup(metrics, cfg.optimized_metric)
+
+
+def is_main_process() -> bool:
+    """False in the non-zero ranks of a multi-process run (``torchrun``, ``accelerate launch``)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return True
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def _training_run_params(model: StanceClassifier, cfg: DictConfig, run_dir: Path, run_name: str) -> None:
+    """Point a model that checkpoints (the transformer) at ``RUN_DIR/checkpoints`` and apply
+    ``resume`` / ``ckpt_path``."""
+    params = model.get_params()
+    resume = cfg.get("ckpt_path") or bool(cfg.get("resume"))
+    if "checkpoint_dir" not in params:
+        if resume:
+            raise ConfigError(f"resume / ckpt_path apply to models that checkpoint (transformers); "
+                              f"model {cfg.model.name!r} trains in one go")
+        return
+    ckpt = run_dir / "checkpoints"
+    from stance.models.hf_training import latest_checkpoint
+
+    if resume is True and latest_checkpoint(ckpt) is None:
+        raise ConfigError(f"resume=true but {ckpt} holds no checkpoint (fix: give the interrupted run's "
+                          "hydra.run.dir, or ckpt_path=DIR)")
+    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_dir():
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path} is not a checkpoint folder")
+    model.set_params(checkpoint_dir=params.get("checkpoint_dir") or str(ckpt),
+                     run_name=params.get("run_name") or run_name,
+                     resume_from_checkpoint=str(cfg.ckpt_path) if cfg.get("ckpt_path") else (resume or None))
+
+
+def _flat_params(cfg: DictConfig) -> dict[str, Any]:
+    """Model and data settings as flat ``key: value`` pairs (tracker parameters)."""
+    out: dict[str, Any] = {"model": cfg.model.name, "seed": cfg.seed, "data": cfg.data.get("name"),
+                           "scheme": cfg.get("scheme", {}).get("name") if cfg.get("scheme") else None}
+    for k, v in OmegaConf.to_container(cfg.model.classifier, resolve=True).items():  # type: ignore[union-attr]
+        if not k.startswith("_") and not isinstance(v, (dict, list)):
+            out[f"model.{k}"] = v
+    return out
 
 
 def _lookup(metrics: dict[str, Any], dotted: str) -> float:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from stance.evaluation.metrics import macro_f1
+from stance.metrics import macro_f1
 from stance.weak.aggregate import votes_matrix
 
 __all__ = ["ANALYSIS_COLUMNS", "lf_analysis"]

@@ -215,7 +215,7 @@ def test_cleaner_instantiated_from_the_bundled_config():
     cfg = yaml.safe_load((config_dir() / "data" / "cleaning" / "default.yaml").read_text())
     cleaner = instantiate(cfg)
     assert isinstance(cleaner, Cleaner)
-    assert set(cleaner.furniture_patterns) == set(DEFAULT_FURNITURE)
+    assert cleaner.furniture_patterns == DEFAULT_FURNITURE  # the config adds nothing of its own
     cleaned = cleaner.clean(f"{BODY1}\nPost a Comment (0)\n#buttons=(Ok, Go it!) #days=(20)\n{BODY2}")
     assert cleaned.lines == [BODY1, BODY2]
     assert cleaned.removed == Counter(comments=1, widget_config=1)
@@ -260,14 +260,14 @@ def test_normal_body_sentences_are_never_dropped(sentence):
     assert sentence in cleaned.lines
 
 
-def test_config_rules_equal_python_defaults() -> None:
-    import yaml
-
-    from stance.data.cleaning import DEFAULT_FURNITURE
-    from stance.resources import config_dir
-
-    cfg = yaml.safe_load((config_dir() / "data/cleaning/default.yaml").read_text())
-    assert cfg["furniture_patterns"] == DEFAULT_FURNITURE
+def test_extra_patterns_add_to_the_defaults_and_params_rebuild_the_cleaner() -> None:
+    cleaner = Cleaner(extra_patterns={"advert": r"^ADVERTISEMENT$", "share": r"^SHARE NOW$"})
+    assert set(cleaner.furniture_patterns) == set(DEFAULT_FURNITURE) | {"advert"}
+    assert cleaner.furniture_patterns["share"] == r"^SHARE NOW$"  # same name: replaces the default
+    cleaned = cleaner.clean(f"{BODY1}\nADVERTISEMENT\nSHARE NOW\n{BODY2}")
+    assert cleaned.lines == [BODY1, BODY2]
+    again = Cleaner(**cleaner.params())
+    assert again.params() == cleaner.params() and again.clean("ADVERTISEMENT").lines == []
 
 
 @pytest.mark.parametrize(

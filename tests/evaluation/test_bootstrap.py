@@ -206,3 +206,23 @@ def test_mcnemar_threshold_and_degenerate_cases() -> None:
     assert (none["b"], none["c"], none["p_value"]) == (0, 0, 1.0)
     with pytest.raises(ValueError, match="different lengths"):
         mcnemar(["x", "x"], ["x"], ["x", "x"])
+
+
+def test_counts_bootstrap_draws_the_same_replicates_as_the_row_bootstrap() -> None:
+    from stance.evaluation.bootstrap import cluster_bootstrap_counts, paired_bootstrap_counts
+    from stance.metrics import confusion_by_cluster, macro_f1, macro_f1_from_confusion
+
+    rng = np.random.default_rng(3)
+    labels = ["a", "b", "c"]
+    clusters = rng.integers(0, 25, 400).astype(str)
+    y = rng.choice(labels, 400)
+    p = np.where(rng.random(400) < 0.7, y, rng.choice(labels, 400))
+    q = np.where(rng.random(400) < 0.6, y, rng.choice(labels, 400))
+    counts = confusion_by_cluster(y, p, clusters, labels)
+    rows = cluster_bootstrap(lambda i: macro_f1(y[i], p[i], labels), clusters, n_boot=200, seed=9)
+    fast = cluster_bootstrap_counts(counts, macro_f1_from_confusion, n_boot=200, seed=9)
+    assert fast.to_dict() == pytest.approx(rows.to_dict(), abs=1e-12)
+    slow = paired_bootstrap_diff(y, p, q, clusters, lambda t, s: macro_f1(t, s, labels), n_boot=200, seed=4)
+    quick = paired_bootstrap_counts(counts, confusion_by_cluster(y, q, clusters, labels), macro_f1_from_confusion,
+                                    n_boot=200, seed=4)
+    assert quick == pytest.approx(slow, abs=1e-12)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import stance
-from stance.errors import ModelError
+from stance.errors import ConfigError, ModelError
 from stance.models.base import MANIFEST
 from stance.models.calibration import softmax
 from stance.models.transformer import TransformerClassifier
@@ -219,7 +219,8 @@ def test_hydra_configs_instantiate(name: str) -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create({"seed": 7, "model": OmegaConf.load(CONFIGS / f"{name}.yaml")})
+    cfg = OmegaConf.create({"seed": 7, "logger": {"report_to": "none"},
+                            "model": OmegaConf.load(CONFIGS / f"{name}.yaml")})
     assert cfg.model.name == name
     model = instantiate(cfg.model.classifier)
     assert isinstance(model, TransformerClassifier)
@@ -309,22 +310,30 @@ def test_inference_workers_must_be_positive(data: dict) -> None:
         tiny(inference_workers=0).fit(data["train_x"], data["train_y"])
 
 
-def test_length_grouped_epoch_order() -> None:
-    import torch
+def test_training_arguments_carry_the_settings(tmp_path: Path) -> None:
+    from stance.models.hf_training import training_arguments
 
-    from stance.models.transformer import _epoch_order
+    args = training_arguments(
+        str(tmp_path), batch_size=8, eval_batch_size=32, learning_rate=1e-4, weight_decay=0.01, epochs=3,
+        max_steps=None, warmup_ratio=0.1, grad_accum_steps=2, max_grad_norm=1.0, seed=5, has_validation=True,
+        group_by_length=True, use_cpu=True, precision="auto", gradient_checkpointing=False,
+        save_strategy="epoch", save_steps=500, save_total_limit=2, report_to="none", run_name="r",
+        progress=False, extra={"logging_first_step": True})
+    assert args.train_sampling_strategy == "group_by_length" and args.gradient_accumulation_steps == 2
+    assert args.load_best_model_at_end and args.metric_for_best_model == "macro_f1"
+    assert (args.bf16, args.fp16) == (False, False) and args.seed == args.data_seed == 5
+    assert args.logging_first_step  # extra fields reach TrainingArguments
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        training_arguments(str(tmp_path), **{**_ARGS, "precision": "bf16"})
+    with pytest.raises(ConfigError, match="invalid training arguments"):
+        training_arguments(str(tmp_path), **{**_ARGS, "extra": {"no_such_field": 1}})
 
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(3, 60, size=203)
-    order = _epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)
-    assert sorted(order) == list(range(203))
-    assert order == _epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)
-    assert order != _epoch_order(203, 8, torch.Generator().manual_seed(2), lengths)
-    spreads = [np.ptp(lengths[order[i:i + 8]]) for i in range(0, 200, 8)]
-    plain = _epoch_order(203, 8, torch.Generator().manual_seed(1), None)
-    plain_spreads = [np.ptp(lengths[plain[i:i + 8]]) for i in range(0, 200, 8)]
-    assert np.mean(spreads) < 0.5 * np.mean(plain_spreads)  # similar lengths share a batch
-    assert len(_epoch_order(203, 8, torch.Generator().manual_seed(1), lengths)[200:]) == 3
+
+_ARGS = dict(batch_size=8, eval_batch_size=8, learning_rate=1e-4, weight_decay=0.0, epochs=1, max_steps=None,
+             warmup_ratio=0.0, grad_accum_steps=1, max_grad_norm=None, seed=0, has_validation=False,
+             group_by_length=False, use_cpu=True, precision="auto", gradient_checkpointing=False,
+             save_strategy="no", save_steps=10, save_total_limit=None, report_to="none", run_name=None,
+             progress=False)
 
 
 def test_freeze_embeddings_keeps_them_fixed(data: dict) -> None:

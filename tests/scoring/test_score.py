@@ -9,16 +9,17 @@ import pandas as pd
 import pytest
 
 import stance
+from stance.data.attribution import Attributor
 from stance.data.build import sentences_of
+from stance.data.cleaning import Cleaner
 from stance.data.schema import Article
+from stance.data.segment import Segmenter
 from stance.errors import InputError
 from stance.scoring.score import (
     ScoreStats,
     article_summary,
     confusion_of,
-    default_attributor,
-    default_cleaner,
-    default_segmenter,
+    model_preprocessing,
     record_columns,
     score_articles,
     score_sentences,
@@ -55,7 +56,9 @@ def test_records_have_the_documented_columns_and_valid_probabilities(model, rows
 
 def test_sentences_and_ids_are_those_of_the_dataset_build(model, rows):
     recs = list(score_articles(model, rows))
-    cleaner, segmenter, att = default_cleaner(), default_segmenter(), default_attributor(PAK)
+    prep = model_preprocessing(model)  # no recorded preprocessing: the defaults
+    assert set(prep.origin.values()) == {"default"}
+    cleaner, segmenter, att = Cleaner(), Segmenter(), Attributor(actors=PAK.actors, sides=PAK.side_names)
     expected = []
     for r in rows:
         art = Article(id=r["id"], text=r["text"], source=r["source"], title=r["title"])

@@ -1,4 +1,12 @@
-"""Classification and calibration metrics (pure functions, JSON-serialisable results)."""
+"""Classification and calibration metrics (pure functions, JSON-serialisable results).
+
+The one place for these figures: training (early stopping), evaluation, comparison and the
+report all call :func:`macro_f1` and :func:`classification_metrics`, which average over
+*every* label of the scheme (a label never seen nor predicted scores 0). The counts and
+per-class scores come from scikit-learn (``confusion_matrix``,
+``precision_recall_fscore_support``); the expected calibration error and the reliability curve
+are kept here because scikit-learn's ``calibration_curve`` is binary-only and has no ECE.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 __all__ = [
     "classification_metrics",
     "confusion_counts",
     "expected_calibration_error",
+    "accuracy_from_confusion",
+    "confusion_by_cluster",
     "macro_f1",
+    "macro_f1_from_confusion",
     "reliability_curve",
 ]
 
@@ -25,13 +37,7 @@ def _check_labels(labels: Sequence[str]) -> list[str]:
     return labels
 
 
-def confusion_counts(
-    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
-) -> np.ndarray:
-    """Confusion matrix of counts (rows = true, columns = predicted, ordered by ``labels``).
-
-    Raises ``ValueError`` for empty or mismatched inputs and for values not in ``labels``.
-    """
+def _check_inputs(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> list[str]:
     labels = _check_labels(labels)
     y_true, y_pred = list(y_true), list(y_pred)
     if len(y_true) != len(y_pred):
@@ -40,27 +46,25 @@ def confusion_counts(
         )
     if not y_true:
         raise ValueError("cannot compute metrics on empty input")
-    index = {label: i for i, label in enumerate(labels)}
+    known = set(labels)
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        unknown = sorted({repr(v) for v in values if v not in index})
+        unknown = sorted({repr(v) for v in values if v not in known})
         if unknown:
             raise ValueError(
                 f"unknown labels in {name}: {', '.join(unknown)}; expected one of {labels}"
             )
-    k = len(labels)
-    flat = np.array([index[t] * k + index[p] for t, p in zip(y_true, y_pred, strict=True)])
-    return np.bincount(flat, minlength=k * k).reshape(k, k)
+    return labels
 
 
-def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.diag(cm).astype(float)
-    support = cm.sum(axis=1).astype(float)
-    predicted = cm.sum(axis=0).astype(float)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return precision, recall, f1, support
+def confusion_counts(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
+) -> np.ndarray:
+    """Confusion matrix of counts (rows = true, columns = predicted, ordered by ``labels``).
+
+    Raises ``ValueError`` for empty or mismatched inputs and for values not in ``labels``.
+    """
+    labels = _check_inputs(y_true, y_pred, labels)
+    return confusion_matrix(list(y_true), list(y_pred), labels=labels)
 
 
 def classification_metrics(
@@ -71,15 +75,18 @@ def classification_metrics(
     Macro-F1 averages over every label in ``labels`` (a label never seen nor predicted
     scores 0). Zero divisions give 0.0. The result contains only Python scalars and lists.
     """
-    labels = _check_labels(labels)
-    cm = confusion_counts(y_true, y_pred, labels)
-    precision, recall, f1, support = _per_class(cm)
+    labels = _check_inputs(y_true, y_pred, labels)
+    y_true, y_pred = list(y_true), list(y_pred)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
     n = int(cm.sum())
     return {
         "labels": [str(label) for label in labels],
         "n": n,
         "accuracy": float(np.trace(cm) / n),
-        "macro_f1": float(f1.mean()),
+        "macro_f1": float(np.mean(f1)),
         "per_class": {
             str(label): {
                 "precision": float(precision[i]),
@@ -95,8 +102,44 @@ def classification_metrics(
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> float:
     """Unweighted mean of the per-class F1 over ``labels`` (zero division gives 0.0)."""
-    _, _, f1, _ = _per_class(confusion_counts(y_true, y_pred, labels))
+    labels = _check_inputs(y_true, y_pred, labels)
+    return float(f1_score(list(y_true), list(y_pred), labels=labels, average="macro", zero_division=0))
+
+
+def macro_f1_from_confusion(cm: np.ndarray) -> float:
+    """Macro-F1 of a confusion matrix (rows true, columns predicted): per class
+    ``2 TP / (2 TP + FP + FN)``, 0 for a class neither true nor predicted, averaged over all
+    classes. Equal to :func:`macro_f1` on the labels behind ``cm`` (tested). Kept for bootstrap
+    replicates: scikit-learn's input validation costs about 3 ms a call, so a thousand
+    replicates per interval would spend seconds re-validating identical inputs."""
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diag(cm)
+    denom = 2 * tp + (cm.sum(axis=0) - tp) + (cm.sum(axis=1) - tp)
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
     return float(f1.mean())
+
+
+def accuracy_from_confusion(cm: np.ndarray) -> float:
+    """Share of the diagonal of a confusion matrix."""
+    cm = np.asarray(cm, dtype=float)
+    return float(np.trace(cm) / cm.sum()) if cm.sum() else float("nan")
+
+
+def confusion_by_cluster(
+    y_true: Sequence[str], y_pred: Sequence[str], clusters: Sequence[Any], labels: Sequence[str]
+) -> np.ndarray:
+    """Confusion counts per cluster, shape (n_clusters, k, k); clusters in order of first
+    appearance (the order :func:`stance.evaluation.bootstrap.cluster_multiplicities` draws)."""
+    import pandas as pd
+
+    labels = _check_inputs(y_true, y_pred, labels)
+    index = {lab: i for i, lab in enumerate(labels)}
+    t = np.fromiter((index[v] for v in y_true), dtype=np.int64)
+    p = np.fromiter((index[v] for v in y_pred), dtype=np.int64)
+    codes, uniques = pd.factorize(pd.Series(list(clusters), dtype=object), sort=False)
+    out = np.zeros((len(uniques), len(labels), len(labels)))
+    np.add.at(out, (codes, t, p), 1.0)
+    return out
 
 
 def _confidence_correct(

@@ -1,4 +1,4 @@
-"""Hand-worked checks of stance.evaluation.metrics."""
+"""Hand-worked checks of stance.metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from stance.evaluation.metrics import (
+from stance.metrics import (
     classification_metrics,
     confusion_counts,
     expected_calibration_error,
@@ -160,3 +160,14 @@ def test_calibration_bad_args(y, proba, n_bins, match) -> None:
         expected_calibration_error(y, proba, n_bins=n_bins)
     with pytest.raises(ValueError, match=match):
         reliability_curve(y, proba, n_bins=n_bins)
+
+
+def test_macro_f1_from_confusion_equals_macro_f1() -> None:
+    from stance.metrics import confusion_counts, macro_f1_from_confusion
+
+    rng = np.random.default_rng(0)
+    labels = ["a", "b", "c", "d"]
+    for _ in range(20):
+        y = rng.choice(labels[:3], 50)  # "d" never true
+        p = rng.choice(labels, 50)
+        assert macro_f1_from_confusion(confusion_counts(y, p, labels)) == pytest.approx(macro_f1(y, p, labels), abs=1e-12)
