@@ -61,15 +61,16 @@ RESULT = "BENCH_RESULT "
 def sample_sentences() -> list[str]:
     """Body sentences of the bundled sample, split with the package's cleaner/segmenter."""
     from stance.data.build import sentences_of
+    from stance.data.cleaning import Cleaner
     from stance.data.readers import read_directory, read_table
+    from stance.data.segment import Segmenter
     from stance.resources import sample_dir
-    from stance.scoring.score import default_cleaner, default_segmenter
 
     root = sample_dir()
     articles = read_table(root / "synthetic" / "articles.jsonl").articles
     articles += read_directory(root / "seeds", manifest=root / "seeds" / "manifest.jsonl").articles
-    cleaner, segmenter = default_cleaner(), default_segmenter()
-    return [s.text for a in articles for s in sentences_of(a, cleaner, segmenter, None)[0]]
+    cleaner, segmenter = Cleaner(), Segmenter()
+    return [s.text for a in articles for s in sentences_of(a, cleaner, segmenter, None).sentences]
 
 
 def test_split_texts(model_dir: Path) -> list[str]:
@@ -223,7 +224,7 @@ def rss_100k(args: argparse.Namespace) -> dict[str, Any]:
     """Score 100,000 sentences through the streaming writer; peak RSS of this process."""
     import stance
     from stance.scoring.fast import accelerate
-    from stance.scoring.writer import score_to_file
+    from stance.scoring.to_file import score_to_file
 
     texts: list[str] = json.loads(Path(args.texts_file).read_text())
     if args.model_transformer:

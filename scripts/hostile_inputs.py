@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-
 import subprocess
 import sys
 import tempfile
@@ -232,7 +231,7 @@ def c_symlinked_directory(ctx: Ctx) -> str:
     (other / "x.txt").write_text(GOOD, encoding="utf-8")
     (root / "linked").symlink_to(other, target_is_directory=True)
     proc = ctx.score(root)
-    return outcome(proc, lambda: not any("x" == r["article_id"].split("/")[-1] for r in records(ctx.tmp / "out.jsonl"))
+    return outcome(proc, lambda: not any(r["article_id"].split("/")[-1] == "x" for r in records(ctx.tmp / "out.jsonl"))
                    and any("linked" in (s["where"] + s["reason"]) for s in skipped(ctx)))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file, then rename): never a half-written file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, path)
+    """Write JSON atomically (:func:`stance.atomic.write_json_atomic`): never a half-written file."""
+    from stance.atomic import write_json_atomic
+
+    write_json_atomic(Path(path), obj)

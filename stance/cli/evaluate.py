@@ -7,26 +7,25 @@ editorial vs quoted slant, voice balance and prevalence-corrected shares.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import pandas as pd
-
+from stance.atomic import write_json_atomic
 from stance.cli.common import console, exit_on_user_error
+from stance.data.dataset_dir import read_dataset
 from stance.errors import InputError
-from stance.scheme import Scheme, check_same_scheme
+from stance.scheme import check_same_scheme
 
 
-def dataset_scheme(table: Path) -> Scheme | None:
-    """The scheme a stance-build dataset records (its build_report.json); None for a bare
-    sentences file."""
-    from stance.resources import legacy_scheme
-
-    report = table.parent / "build_report.json"
-    if not report.is_file():
+def preprocessing_note(model_manifest: dict, data_preprocessing: dict | None) -> str | None:
+    """A note when the dataset was prepared differently from the model's training data
+    (cleaning, segmentation or attribution settings differ), else None."""
+    ours, theirs = model_manifest.get("preprocessing"), data_preprocessing
+    if not ours or not theirs or ours == theirs:
         return None
-    data = json.loads(report.read_text(encoding="utf-8"))
-    return Scheme.from_dict(data["scheme"]) if data.get("scheme") else legacy_scheme(data["labels"])
+    parts = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    return (f"the dataset was prepared with different {', '.join(parts)} settings than the model's training "
+            "data: scores may shift for that reason alone (rebuild the dataset with the model's preprocessing "
+            "to compare like with like)")
 
 
 def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", n_boot: int = 1000,
@@ -37,19 +36,14 @@ def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", 
     from stance.evaluation.evaluate import metrics_of, predict_frame
 
     model = stance.load_model(model_dir)
-    table = dataset / "sentences.parquet" if dataset.is_dir() else dataset
-    if not table.is_file():
-        raise InputError("no sentences.parquet here", path=dataset,
-                         hint="give a stance-build dataset folder or a sentences .parquet file")
-    df = pd.read_parquet(table)
-    df = df[df["label"].notna() & df.get("duplicate_of", pd.Series(index=df.index, dtype=object)).isna()]
-    if split != "all":
-        df = df[df["split"] == split]
+    data = read_dataset(dataset)
+    table = data.table
+    df = data.labelled(split)
     if df.empty:
         raise InputError(f"no labelled sentences in split {split!r}", path=table,
                          hint="choose --split train|validation|test|all")
     scheme = model.scheme_
-    data_scheme = dataset_scheme(table)
+    data_scheme = data.scheme
     if data_scheme is not None:
         check_same_scheme(scheme, data_scheme, f"the model {model_dir}", f"the dataset {table}")
     unknown = sorted(set(df["label"]) - set(scheme.label_list))
@@ -75,7 +69,8 @@ def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", 
     per_source.to_csv(output / "per_source.csv", index=False)
     per_source.to_parquet(output / "per_source.parquet", index=False)
     metrics["model_dir"], metrics["dataset"], metrics["split"] = str(model_dir), str(table), split
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    metrics["preprocessing_note"] = preprocessing_note(getattr(model, "manifest_", {}) or {}, data.preprocessing)
+    write_json_atomic(output / "metrics.json", metrics)
     return {"metrics": metrics, "per_source": per_source}
 
 
@@ -98,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     ci = m["macro_f1_ci"]
     console.print(f"{args.split}: n={m['n']} macro-F1 {m['macro_f1']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}] "
                   f"accuracy {m['accuracy']:.3f} ECE {m['ece']:.3f}")
+    if m.get("preprocessing_note"):
+        console.print(f"[yellow]note:[/yellow] {m['preprocessing_note']}")
     cols = ["source", "n_sentences_gold", "slant_gold", "slant_pred", "slant_error",
             "editorial_slant_gold", "quoted_slant_gold", "low_support_gold", "rank_gold", "rank_pred"]
     print(res["per_source"][[c for c in cols if c in res["per_source"]]].to_string(index=False))

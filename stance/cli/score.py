@@ -8,9 +8,10 @@ Examples::
         --fast onnx-int8 --threads 2 --parity-check RUN/dataset
 
 Writes the sentence records to ``--output`` (JSONL or Parquet by extension), plus
-``<stem>.articles.<ext>`` (per-article counts and slant), ``<stem>.sources.csv`` (per-source
-bias metrics) and ``<stem>.run.json`` beside it. An interrupted run resumes where it stopped
-when the same command is run again.
+``<output>.articles.<ext>`` (per-article counts and slant), ``<output>.sources.csv``
+(per-source metrics) and ``<output>.run.json`` beside it (:mod:`stance.scoring.records`). A
+run interrupted by Ctrl-C, SIGTERM or a full disk resumes where it stopped when the same
+command is run again; a second run into the same output is refused while the first is alive.
 """
 
 from __future__ import annotations
@@ -76,10 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "model's own (default: the settings the model's training data were built with)")
     p.add_argument("--no-attribution", action="store_true",
                    help="skip reported-speech attribution (attributed=False, no speaker_side)")
-    p.add_argument("--max-sentence-chars", type=int, default=2000,
-                   help="longer sentences are truncated (and counted) before scoring")
-    p.add_argument("--max-article-chars", type=int, default=200_000,
-                   help="longer articles are truncated (and counted) before cleaning")
+    p.add_argument("--max-sentence-chars", type=int, default=None,
+                   help="longer sentences are truncated (and counted) before scoring "
+                        "(default: the model's segmenter limit, 2000 unless trained otherwise)")
+    p.add_argument("--max-article-chars", type=int, default=None,
+                   help="longer articles are truncated (and counted) before cleaning "
+                        "(default: the model's cleaning limit, 200000 unless trained otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -140,11 +143,12 @@ def run(args: argparse.Namespace) -> int:
     import stance
     from stance.data.readers import ReadResult, read_corpus
     from stance.scoring.fast import accelerate, parity
+    from stance.scoring.records import output_format
     from stance.scoring.score import ScoreStats
-    from stance.scoring.writer import output_format, score_to_file
+    from stance.scoring.to_file import score_to_file
 
     for name in ("batch_size", "chunk_articles", "max_sentence_chars", "max_article_chars"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise StanceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.threads is not None and args.threads < 1:
         raise StanceError(f"--threads must be >= 1, got {args.threads}")
@@ -220,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             model_dir=args.model, fast=args.fast, stats=stats, on_item=on_item,
             attribution=not args.no_attribution, preprocessing=_preprocessing_override(args.preprocessing),
             max_sentence_chars=args.max_sentence_chars, max_article_chars=args.max_article_chars,
+            on_error=args.on_error,
             run_info={"input": str(Path(inp).resolve())},
         )
     except KeyboardInterrupt:
@@ -265,9 +270,8 @@ def _print_summary(result: Any, stats: Any, wall: float, args: argparse.Namespac
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     if stats.truncated_articles or stats.truncated_sentences:
-        console.print(f"[yellow]warning:[/yellow] truncated {stats.truncated_articles} article(s) "
-                      f"> {args.max_article_chars} chars and {stats.truncated_sentences} sentence(s) "
-                      f"> {args.max_sentence_chars} chars")
+        console.print(f"[yellow]warning:[/yellow] truncated {stats.truncated_articles} article(s) and "
+                      f"{stats.truncated_sentences} sentence(s) over the length limits")
     if stats.skipped:
         console.print(f"[yellow]warning:[/yellow] {len(stats.skipped)} record(s) skipped:")
         for sk in stats.skipped[:10]:
@@ -276,9 +280,16 @@ def _print_summary(result: Any, stats: Any, wall: float, args: argparse.Namespac
             console.print(f"  ... and {len(stats.skipped) - 10} more (listed in {result.paths['run'].name})")
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a scheduler stopping the job) stops like Ctrl-C: parts are kept
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import signal
+
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     with exit_on_user_error():
         code = run(args)
     if code:

@@ -120,14 +120,25 @@ class BuildResult:
         return DatasetDict(out)
 
 
+@dataclass
+class ArticleSentences:
+    """The sentences of one article and what preparing them removed or cut."""
+
+    sentences: list[Sentence]
+    removed: Counter
+    title: str | None
+    truncated_article: bool = False
+    truncated_sentences: int = 0
+
+
 def sentences_of(
     article: Article, cleaner: Cleaner, segmenter: Segmenter, attributor: Attributor | None
-) -> tuple[list[Sentence], Counter, str | None]:
-    """Clean, segment and attribute one article. Returns sentences, removed-line counts, title."""
+) -> ArticleSentences:
+    """Clean, segment and attribute one article (the same code for building and scoring)."""
     cleaned = cleaner.clean(article.text, title=article.title)
-    texts = segmenter.split(cleaned.lines)
+    segmented = segmenter.segment(cleaned.lines)
     out = []
-    for i, (sid, text) in enumerate(assign_ids(article.id, texts)):
+    for i, (sid, text) in enumerate(assign_ids(article.id, segmented.sentences)):
         att = attributor.attribute(text) if attributor else None
         out.append(
             Sentence(
@@ -143,7 +154,7 @@ def sentences_of(
                 speaker_side=att.speaker_side if att else None,
             )
         )
-    return out, cleaned.removed, cleaned.title
+    return ArticleSentences(out, cleaned.removed, cleaned.title, cleaned.truncated, segmented.truncated)
 
 
 def _dominant(labels: Sequence[str]) -> str | None:
@@ -192,11 +203,14 @@ def build_dataset(
     removed: Counter = Counter()
     empty: list[str] = []
     for a in articles:
-        sents, rem, _ = sentences_of(a, cleaner, segmenter, attributor)
-        removed.update(rem)
-        if not sents:
+        got = sentences_of(a, cleaner, segmenter, attributor)
+        removed.update(got.removed)
+        removed["truncated_article"] += got.truncated_article
+        removed["truncated_sentence"] += got.truncated_sentences
+        if not got.sentences:
             empty.append(a.id)
-        sentences.extend(sents)
+        sentences.extend(got.sentences)
+    removed = +removed  # drop zero counts
     join = join_labels(sentences, annotations)
     df = pd.DataFrame([s.to_dict() for s in sentences], columns=list(SENTENCE_COLUMNS) + ["cues"])
     df = df.drop(columns=["cues"])

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import ftfy
 
+from stance.data.segment import truncate_text
+from stance.errors import ConfigError
+
 DEFAULT_FURNITURE: dict[str, str] = {
     "cookie_banner": r"(?i)\b(uses? cookies|cookies? consent|accept cookies|cookie policy)\b",
     "cookie_button": r"(?i)^(accept\s*!?|ok,? go(t)? it!?|got it!?|learn more)$",
@@ -62,6 +65,7 @@ class CleanedText:
 
     lines: list[str]
     title: str | None = None
+    truncated: bool = False  # the text was longer than max_article_chars
     removed: Counter = field(default_factory=Counter)
     removed_lines: list[tuple[str, str]] = field(default_factory=list)  # (rule, line)
 
@@ -91,6 +95,8 @@ class Cleaner:
         heading_max_words: the longest line still treated as a heading.
         title_from_first_line: when an article has no title, take a heading-like first line as it.
         fix_text: repair mis-decoded characters with ftfy.
+        max_article_chars: longer article texts are cut (at whitespace) before cleaning and
+            counted (``CleanedText.truncated``); build and scoring apply the same limit.
     """
 
     def __init__(
@@ -101,6 +107,7 @@ class Cleaner:
         heading_max_words: int = 14,
         title_from_first_line: bool = True,
         fix_text: bool = True,
+        max_article_chars: int = 200_000,
     ) -> None:
         patterns = dict(DEFAULT_FURNITURE if furniture_patterns is None else furniture_patterns)
         patterns.update(dict(extra_patterns or {}))
@@ -110,12 +117,15 @@ class Cleaner:
         self.heading_max_words = heading_max_words
         self.title_from_first_line = title_from_first_line
         self.fix_text = fix_text
+        if max_article_chars < 100:
+            raise ConfigError(f"cleaning.max_article_chars must be >= 100, got {max_article_chars}")
+        self.max_article_chars = max_article_chars
 
     def params(self) -> dict[str, object]:
         """Constructor arguments that rebuild this cleaner (recorded with datasets and models)."""
         return {"furniture_patterns": dict(self.furniture_patterns), "drop_headings": self.drop_headings,
                 "heading_max_words": self.heading_max_words, "title_from_first_line": self.title_from_first_line,
-                "fix_text": self.fix_text}
+                "fix_text": self.fix_text, "max_article_chars": self.max_article_chars}
 
     def repair(self, text: str) -> str:
         """Fix mojibake and normalise quotes/whitespace oddities, keeping curly quotes."""
@@ -135,6 +145,7 @@ class Cleaner:
     def clean(self, text: str, title: str | None = None) -> CleanedText:
         """Split ``text`` into lines and keep the body lines."""
         out = CleanedText(lines=[], title=title)
+        text, out.truncated = truncate_text(text, self.max_article_chars)
         lines = [ln.strip() for ln in self.repair(text).split("\n")]
         lines = [ln for ln in lines if ln]
         if (

@@ -14,14 +14,13 @@ must be strings (ids may be integers, which are written in decimal), never silen
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stance.data.readers import OnError, ReadResult, Skipped, iter_table
+from stance.data.readers import OnError, ReadResult, Skipped, field_string, field_text, iter_table
 from stance.data.segment import normalise, sentence_id
 from stance.errors import InputError
 
@@ -45,21 +44,6 @@ class SentenceFields:
     title: str = "title"
     date: str = "date"
     split: str = "split"
-
-
-def _string(value: Any, field: str, path: Path, line: int, *, ids: bool = False) -> str | None:
-    """A string field: None/NaN/blank -> None; ints allowed for ids (and labels), dates written
-    in ISO form; any other type is an error."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, bool) or not isinstance(value, (str, int) if ids else str):
-        kind = "a string or an integer" if ids else "a string"
-        raise InputError(f"expected {kind}, got {type(value).__name__} {value!r:.60}", path=path,
-                         line=line, field=field, hint="quote the value or fix the column's type")
-    text = str(value).strip()
-    return text or None
 
 
 def read_sentence_table(
@@ -118,25 +102,22 @@ def read_sentence_table(
 
 def _record(rec: Mapping[str, Any], f: SentenceFields, path: Path, line: int, labelled: bool,
             default_source: str) -> dict[str, Any]:
-    raw_text = rec.get(f.text)
-    if not isinstance(raw_text, str):
-        raise InputError(f"expected a string, got {type(raw_text).__name__} {raw_text!r:.60}", path=path,
-                         line=line, field=f.text, hint="the text column must hold sentences (strings)")
-    split = _string(rec.get(f.split), f.split, path, line)
+    raw_text = field_text(rec.get(f.text), f.text, path, line) or ""
+    split = field_string(rec.get(f.split), f.split, path, line)
     if split is not None:
         if split.lower() not in SPLIT_ALIASES:
             raise InputError(f"unknown split {split!r}", path=path, line=line, field=f.split,
                              hint="use train, validation or test (or leave the column empty)")
         split = SPLIT_ALIASES[split.lower()]
-    sid = _string(rec.get(f.id, rec.get("sentence_id") if f.id == "id" else None), f.id, path, line, ids=True)
+    sid = field_string(rec.get(f.id, rec.get("sentence_id") if f.id == "id" else None), f.id, path, line, ids=True)
     return {
         "sentence_id": sid,
-        "article_id": _string(rec.get(f.article_id), f.article_id, path, line, ids=True),
-        "source": _string(rec.get(f.source), f.source, path, line) or default_source,
+        "article_id": field_string(rec.get(f.article_id), f.article_id, path, line, ids=True),
+        "source": field_string(rec.get(f.source), f.source, path, line) or default_source,
         "text": raw_text.strip(),
-        "title": _string(rec.get(f.title), f.title, path, line),
-        "date": _string(rec.get(f.date), f.date, path, line),
-        "label": _string(rec.get(f.label), f.label, path, line, ids=True) if labelled else None,
+        "title": field_string(rec.get(f.title), f.title, path, line),
+        "date": field_string(rec.get(f.date), f.date, path, line),
+        "label": field_string(rec.get(f.label), f.label, path, line, ids=True) if labelled else None,
         "split": split,
         "origin": f"{path}:{line}",
     }

@@ -1,4 +1,10 @@
-"""Cluster (e.g. article-level) bootstrap intervals and paired significance tests."""
+"""Cluster (e.g. article-level) bootstrap intervals and paired significance tests.
+
+Hand-written on purpose: ``scipy.stats.bootstrap`` resamples observations, not clusters (the
+sentences of an article are not independent, so every interval here resamples whole articles),
+and it cannot share one set of draws between several statistics, which the per-source tables
+and the paired tests need. The draws themselves are numpy's seeded generator.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "Interval",
     "cluster_bootstrap",
     "cluster_bootstrap_counts",
     "cluster_multiplicities",
-    "mcnemar",
+    "check_boot_args",
+    "difference_interval",
     "paired_bootstrap_counts",
     "paired_bootstrap_diff",
     "percentile_interval",
@@ -35,7 +41,7 @@ class Interval:
         return {key: float(value) for key, value in asdict(self).items()}
 
 
-def _check_boot_args(n_boot: int, alpha: float) -> None:
+def check_boot_args(n_boot: int, alpha: float) -> None:
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
@@ -115,7 +121,7 @@ def cluster_bootstrap(
     kept) and returns a float; the estimate is ``statistic`` on all rows. Replicates giving
     NaN are dropped; if all are NaN the bounds are NaN. Deterministic for a given ``seed``.
     """
-    _check_boot_args(n_boot, alpha)
+    check_boot_args(n_boot, alpha)
     codes, _ = _factorize(clusters)
     estimate = float(statistic(np.arange(len(codes))))
     low, high = percentile_interval(_replicates(statistic, clusters, n_boot, seed), alpha)
@@ -138,7 +144,7 @@ def cluster_bootstrap_counts(
     :func:`cluster_multiplicities`, so the draws are those of :func:`cluster_bootstrap` with
     the same seed, at the cost of one weighted sum per replicate instead of re-indexing rows.
     """
-    _check_boot_args(n_boot, alpha)
+    check_boot_args(n_boot, alpha)
     counts = np.asarray(counts, dtype=float)
     if counts.ndim < 1 or not len(counts):
         raise ValueError("counts must have one entry per cluster")
@@ -160,17 +166,17 @@ def paired_bootstrap_counts(
     """:func:`paired_bootstrap_diff` for statistics of per-cluster counts: both systems' counts
     (same clusters, same order) are resampled together; returns the difference A - B with its
     interval and two-sided p-value."""
-    _check_boot_args(n_boot, alpha)
+    check_boot_args(n_boot, alpha)
     a, b = np.asarray(counts_a, dtype=float), np.asarray(counts_b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"counts of the two systems differ in shape: {a.shape} vs {b.shape}")
     estimate = float(statistic(a.sum(axis=0))) - float(statistic(b.sum(axis=0)))
     reps = np.array([float(statistic(np.tensordot(m, a, axes=1))) - float(statistic(np.tensordot(m, b, axes=1)))
                      for m in cluster_multiplicities(len(a), n_boot, seed)])
-    return _difference(estimate, reps, alpha)
+    return difference_interval(estimate, reps, alpha)
 
 
-def _difference(estimate: float, reps: np.ndarray, alpha: float) -> dict[str, float]:
+def difference_interval(estimate: float, reps: np.ndarray, alpha: float) -> dict[str, float]:
     """Estimate, percentile interval and two-sided p-value of a bootstrapped difference: twice
     the share of replicates on the other side of 0 from the estimate (1.0 when it is 0)."""
     low, high = percentile_interval(reps, alpha)
@@ -213,7 +219,7 @@ def paired_bootstrap_diff(
     replicate differences on the other side of 0 from the estimate (1.0 when the estimate
     is 0), capped at 1.
     """
-    _check_boot_args(n_boot, alpha)
+    check_boot_args(n_boot, alpha)
     y, a, b, c = _as_arrays(
         y_true, pred_a, pred_b, clusters, names=("y_true", "pred_a", "pred_b", "clusters")
     )
@@ -221,27 +227,4 @@ def paired_bootstrap_diff(
     def diff(rows: np.ndarray) -> float:
         return float(metric(y[rows], a[rows])) - float(metric(y[rows], b[rows]))
 
-    return _difference(diff(np.arange(len(y))), _replicates(diff, list(c), n_boot, seed), alpha)
-
-
-def mcnemar(y_true: Sequence[Any], pred_a: Sequence[Any], pred_b: Sequence[Any]) -> dict[str, Any]:
-    """McNemar test of two classifiers on the same items.
-
-    ``b`` counts items A gets right and B wrong, ``c`` the reverse. With ``b + c < 25``
-    the two-sided exact binomial p-value is used (``statistic = min(b, c)``, method
-    ``"exact"``), otherwise chi-square with continuity correction (method ``"chi2"``).
-    """
-    y, a, b_pred = _as_arrays(y_true, pred_a, pred_b, names=("y_true", "pred_a", "pred_b"))
-    right_a, right_b = a == y, b_pred == y
-    b = int(np.sum(right_a & ~right_b))
-    c = int(np.sum(~right_a & right_b))
-    n = b + c
-    if n < 25:
-        statistic = float(min(b, c))
-        p_value = 1.0 if n == 0 else min(1.0, 2.0 * float(stats.binom.cdf(min(b, c), n, 0.5)))
-        method = "exact"
-    else:
-        statistic = float((abs(b - c) - 1) ** 2 / n)
-        p_value = float(stats.chi2.sf(statistic, df=1))
-        method = "chi2"
-    return {"b": b, "c": c, "statistic": statistic, "p_value": p_value, "method": method}
+    return difference_interval(diff(np.arange(len(y))), _replicates(diff, list(c), n_boot, seed), alpha)

@@ -18,11 +18,17 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from stance.errors import InputError, ModelError
+from stance.errors import ConfigError, InputError, ModelError
 from stance.jsonio import to_jsonable
+from stance.models.manifest import (
+    MANIFEST,
+    check_params,
+    content_fingerprint,
+    read_manifest,
+    scheme_of_manifest,
+    verify_fingerprint,
+)
 from stance.scheme import Scheme, infer_labels
-
-MANIFEST = "manifest.json"
 
 
 def _as_texts(X: Any, what: str = "X") -> list[str]:
@@ -70,6 +76,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator, ABC):
             raise InputError("the training split is empty", hint="check the dataset split sizes")
         if len(texts) != len(labels):
             raise InputError(f"{len(texts)} texts but {len(labels)} labels")
+        self._check_params()
         label_set = self._label_set(labels, scheme)
         val_texts = _as_texts(X_val or [], "X_val")
         val_labels = [str(v) for v in (y_val or [])]
@@ -141,6 +148,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator, ABC):
             "metadata": to_jsonable(self.metadata_),
             **(to_jsonable(dict(extra)) if extra else {}),
         }
+        manifest["fingerprint"] = content_fingerprint(out, manifest)
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         return out
 
@@ -153,66 +161,26 @@ class StanceClassifier(ClassifierMixin, BaseEstimator, ABC):
         manifest = read_manifest(path)
         if manifest["kind"] != cls.kind:
             raise ModelError(f"{path} holds a {manifest['kind']!r} model, not {cls.kind!r}")
-        params = manifest.get("params", {})
-        model = cls(**params)
+        model = cls(**check_params(cls, manifest.get("params", {}), path))
+        try:
+            model._check_params()
+        except (ConfigError, TypeError, ValueError) as e:
+            raise ModelError(f"{Path(path) / MANIFEST}, field 'params': {e}") from e
         model.classes_ = np.array(manifest["labels"])
         model.scheme_ = scheme_of_manifest(manifest, path)
         model.metadata_ = dict(manifest.get("metadata", {}))
         model.manifest_ = manifest
-        model._load_weights(Path(path))
+        model._load_weights(Path(path))  # checks shapes and types, with messages that name the file
+        verify_fingerprint(path, manifest)
         return model
 
+    def _check_params(self) -> None:
+        """Raise :class:`~stance.errors.ConfigError` for an invalid hyperparameter (subclasses)."""
+
     @abstractmethod
-    def _load_weights(self, path: Path) -> None: ...
+    def _load_weights(self, path: Path) -> None:
+        """Load and check the weight files (:func:`stance.models.manifest.load_array`)."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise ModelError(f"{type(self).__name__} is not fitted; call fit() or load() first")
-
-
-def scheme_of_manifest(manifest: Mapping[str, Any], path: str | Path) -> Scheme:
-    """The scheme a saved model records; models saved before schemes existed (package 0.1.0)
-    with the Pakistan-Afghanistan labels get the bundled ``pak_afghan`` scheme."""
-    labels = [str(x) for x in manifest["labels"]]
-    data = manifest.get("scheme")
-    if data is None:
-        from stance.resources import legacy_scheme
-
-        return legacy_scheme(labels)
-    scheme = Scheme.from_dict(data)
-    if scheme.label_list != labels:
-        raise ModelError(f"{path}: the manifest's labels {labels} differ from its scheme's {scheme.label_list}")
-    return scheme
-
-
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Read and check a model directory's manifest."""
-    from stance import __version__
-
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"model directory {p} does not exist (fix: give the path of a saved model, e.g. RUN_DIR/model)")
-    if not (p / MANIFEST).is_file():
-        hint = " (it looks like a run directory: use its model/ folder)" if (p / "model" / MANIFEST).is_file() else ""
-        raise ModelError(f"{p} is not a stance classifier directory: no {MANIFEST}{hint}")
-    try:
-        manifest = json.loads((p / MANIFEST).read_text())
-    except json.JSONDecodeError as e:
-        raise ModelError(f"{p / MANIFEST} is not valid JSON: {e}") from e
-    for key in ("kind", "labels", "package_version"):
-        if key not in manifest:
-            raise ModelError(f"{p / MANIFEST} lacks {key!r}; the directory is not a stance classifier")
-    if _version_tuple(manifest["package_version"]) > _version_tuple(__version__):
-        raise ModelError(
-            f"{p} was saved by stance {manifest['package_version']}, newer than this "
-            f"stance {__version__}; upgrade the package (pip install -U stance) to load it"
-        )
-    return manifest
-
-
-def _version_tuple(v: str) -> tuple[int, ...]:
-    out = []
-    for part in str(v).split(".")[:3]:
-        digits = "".join(ch for ch in part if ch.isdigit())
-        out.append(int(digits or 0))
-    return tuple(out)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stance.errors import ModelError
-from stance.models.base import StanceClassifier, read_manifest
+from stance.models.base import StanceClassifier
+from stance.models.manifest import read_manifest
 
 
 def model_classes() -> dict[str, type[StanceClassifier]]:

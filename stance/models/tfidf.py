@@ -17,7 +17,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from stance.errors import ConfigError, ModelError
 from stance.models.base import StanceClassifier
+from stance.models.manifest import load_array
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -69,6 +71,28 @@ class TfidfClassifier(StanceClassifier):
         self.labels = labels
 
     # ------------------------------------------------------------------ building blocks
+    def _check_params(self) -> None:
+        for name in ("word_ngram_range", "char_ngram_range"):
+            value = getattr(self, name)
+            if (not isinstance(value, (list, tuple)) or len(value) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+                    or value[0] > value[1]):
+                raise ConfigError(f"model.{name} must be two integers lo <= hi >= 1, got {value!r}")
+        if isinstance(self.min_df, bool) or not (
+                (isinstance(self.min_df, int) and self.min_df >= 1) or (isinstance(self.min_df, float) and 0 < self.min_df <= 1)):
+            raise ConfigError(f"model.min_df must be an integer >= 1 or a fraction in (0, 1], got {self.min_df!r}")
+        if self.max_features is not None and (isinstance(self.max_features, bool) or not isinstance(self.max_features, int)
+                                              or self.max_features < 1):
+            raise ConfigError(f"model.max_features must be an integer >= 1 or null, got {self.max_features!r}")
+        if isinstance(self.C, bool) or not isinstance(self.C, (int, float)) or not self.C > 0:
+            raise ConfigError(f"model.C must be a number > 0, got {self.C!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"model.class_weight must be 'balanced' or null, got {self.class_weight!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise ConfigError(f"model.max_iter must be an integer >= 1, got {self.max_iter!r}")
+        if not isinstance(self.sublinear_tf, bool):
+            raise ConfigError(f"model.sublinear_tf must be true or false, got {self.sublinear_tf!r}")
+
     def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         common = dict(min_df=self.min_df, max_features=self.max_features, sublinear_tf=self.sublinear_tf,
                       lowercase=True, dtype=np.float32)
@@ -130,11 +154,34 @@ class TfidfClassifier(StanceClassifier):
 
     def _load_weights(self, path: Path) -> None:
         vecs = []
-        for name, vec in zip(("word", "char"), self._vectorizers()):
-            vec.vocabulary_ = json.loads((path / f"{name}_vocabulary.json").read_text())
+        for name, vec in zip(("word", "char"), self._vectorizers(), strict=True):
+            vocab = _load_vocabulary(path / f"{name}_vocabulary.json")
+            vec.vocabulary_ = vocab
             vec.fixed_vocabulary_ = True
-            vec.idf_ = np.load(path / f"{name}_idf.npy", allow_pickle=False)
+            vec.idf_ = load_array(path / f"{name}_idf.npy", ndim=1, length=len(vocab))
             vecs.append(vec)
         self.word_, self.char_ = vecs
-        self.coef_ = np.load(path / "coef.npy", allow_pickle=False)
-        self.intercept_ = np.load(path / "intercept.npy", allow_pickle=False)
+        n_features = len(self.word_.vocabulary_) + len(self.char_.vocabulary_)
+        k = len(self.classes_)
+        self.coef_ = load_array(path / "coef.npy", ndim=2, length=k)
+        if self.coef_.shape[1] != n_features:
+            raise ModelError(f"{path / 'coef.npy'}: {self.coef_.shape[1]} columns but the vocabularies have "
+                             f"{n_features} features: the directory is inconsistent")
+        self.intercept_ = load_array(path / "intercept.npy", ndim=1, length=k)
+
+
+def _load_vocabulary(path: Path) -> dict[str, int]:
+    """A vocabulary file: a JSON object of term -> column, the columns 0 .. n-1 each once."""
+    try:
+        vocab = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError as e:
+        raise ModelError(f"{path} is missing: the model directory is incomplete") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ModelError(f"{path}: unreadable vocabulary ({e})") from e
+    if not isinstance(vocab, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                              for k, v in vocab.items()):
+        raise ModelError(f"{path}: expected a JSON object of term -> integer column")
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ModelError(f"{path}: the columns must be 0 .. {len(vocab) - 1}, each once (an index is out of range "
+                         "or repeated)")
+    return vocab

@@ -38,6 +38,7 @@ from stance.models.batching import (
     torch_threads,
 )
 from stance.models.calibration import fit_temperature, nll, softmax
+from stance.models.manifest import check_temperature
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -338,7 +339,6 @@ class TransformerClassifier(StanceClassifier):
 
         from stance.models import hf_training as hf
 
-        self._check_params()
         self.device_ = self._device()
         set_seed(int(self.seed))
         source = self.resolved_encoder()
@@ -497,4 +497,4 @@ class TransformerClassifier(StanceClassifier):
         self.tokenizer_ = self._load_tokenizer(str(src), local=True)
         self.model_ = model.to(self.device_).eval()
         self._max_len = self._effective_max_length()
-        self.temperature_ = float(self.metadata_.get("temperature", 1.0) or 1.0)
+        self.temperature_ = check_temperature(self.metadata_.get("temperature", 1.0), path)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -29,137 +28,23 @@ from typing import Any
 
 import pandas as pd
 
-from stance.errors import InputError, StanceError
+from stance.errors import StanceError
 from stance.evaluation.bias import source_bias_table
-from stance.evaluation.compare import run_scheme
+from stance.evaluation.runs import RunData, RunDirError, load_run
 from stance.reporting import plots
-from stance.scheme import Scheme
 
 __all__ = ["ReportInputError", "RunData", "load_run", "write_report"]
 
 SPLITS = ("validation", "test")
 BIAS_SPLIT = "test"
-REQUIRED_PRED_COLUMNS = ("source", "article_id", "label", "pred", "attributed", "speaker_side")
+
 DEFAULT_MIN_SENTENCES = 30
 DEFAULT_MIN_ARTICLES = 3
 DASH = "\u2013"
 
 
-class ReportInputError(InputError):
-    """A run directory that cannot be reported on (missing or unreadable files)."""
-
-
-# --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class RunData:
-    """What the report needs from one run directory."""
-
-    dir: Path
-    metrics: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
-    predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    @property
-    def model(self) -> str:
-        return str(self.metrics.get("model") or self.info.get("model") or "?")
-
-    @property
-    def scheme(self) -> Scheme:
-        """The run's label scheme (run_info.json, else the model manifest)."""
-        if self.info.get("scheme") or self.info.get("labels"):
-            return run_scheme(self.info)
-        return run_scheme({"scheme": self.manifest.get("scheme"), "labels": self.manifest.get("labels")})
-
-    @property
-    def labels(self) -> list[str]:
-        for split in SPLITS:
-            if isinstance(self.metrics.get(split), dict) and self.metrics[split].get("labels"):
-                return [str(x) for x in self.metrics[split]["labels"]]
-        return self.scheme.label_list
-
-    @property
-    def fingerprint(self) -> str | None:
-        return self.info.get("data_fingerprint") or self.manifest.get("data_fingerprint")
-
-    def label_source(self) -> str:
-        """Which labels the model was trained on (``data.labels``: gold, weak or gold+weak)."""
-        data = self.config.get("data") if isinstance(self.config, dict) else None
-        return str(data.get("labels", "gold")) if isinstance(data, dict) else "\u2013"
-
-    def trainer_setting(self, key: str, default: Any) -> Any:
-        trainer = self.config.get("trainer") if isinstance(self.config, dict) else None
-        if isinstance(trainer, dict) and trainer.get(key) is not None:
-            return trainer[key]
-        return default
-
-
-def _read_json(path: Path, run_dir: Path) -> dict[str, Any]:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReportInputError(f"cannot read {path.name}: {e}", path=run_dir) from e
-    if not isinstance(obj, dict):
-        raise ReportInputError(f"{path.name} does not hold a JSON object", path=run_dir)
-    return obj
-
-
-def load_run(run_dir: str | Path) -> RunData:
-    """Load a run directory; :class:`ReportInputError` names the directory and what is missing."""
-    d = Path(run_dir)
-    hint = ("give a directory written by stance-train; its test predictions are saved "
-            "when trainer.save_predictions=true")
-    if not d.exists():
-        raise ReportInputError("run directory does not exist", path=d, hint=hint)
-    if not d.is_dir():
-        raise ReportInputError("not a directory", path=d, hint=hint)
-    pred_file = f"predictions_{BIAS_SPLIT}.parquet"
-    missing = [name for name in ("metrics.json", pred_file) if not (d / name).is_file()]
-    if missing:
-        raise ReportInputError(
-            f"not a complete training run directory: missing {' and '.join(missing)}",
-            path=d, hint=hint,
-        )
-    metrics = _read_json(d / "metrics.json", d)
-    if not isinstance(metrics.get(BIAS_SPLIT), dict):
-        raise ReportInputError(
-            f"metrics.json has no {BIAS_SPLIT!r} results", path=d,
-            hint="the test split was empty when this run was trained",
-        )
-    info = _read_json(d / "run_info.json", d) if (d / "run_info.json").is_file() else {}
-    manifest_file = d / "model" / "manifest.json"
-    manifest = _read_json(manifest_file, d) if manifest_file.is_file() else {}
-    config: dict[str, Any] = {}
-    if (d / "config.yaml").is_file():
-        import yaml
-
-        try:
-            loaded = yaml.safe_load((d / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as e:
-            raise ReportInputError(f"cannot read config.yaml: {e}", path=d) from e
-        config = loaded if isinstance(loaded, dict) else {}
-    predictions: dict[str, pd.DataFrame] = {}
-    for split in SPLITS:
-        f = d / f"predictions_{split}.parquet"
-        if not f.is_file():
-            continue
-        try:
-            df = pd.read_parquet(f)
-        except Exception as e:  # pyarrow raises several types for a corrupt file
-            raise ReportInputError(f"cannot read {f.name}: {e}", path=d) from e
-        absent = [c for c in REQUIRED_PRED_COLUMNS if c not in df.columns]
-        if absent:
-            raise ReportInputError(
-                f"{f.name} lacks column(s) {', '.join(absent)}", path=d,
-                hint="re-run stance-train to rewrite the predictions",
-            )
-        if df.empty:
-            raise ReportInputError(f"{f.name} has no rows", path=d)
-        predictions[split] = df
-    return RunData(d, metrics, info, config, manifest, predictions)
+# the report reads run directories with the loader that comparison uses
+ReportInputError = RunDirError
 
 
 # --------------------------------------------------------------------------- document model

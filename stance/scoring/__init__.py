@@ -2,7 +2,8 @@
 
 * :mod:`stance.scoring.score` - ``score_articles`` / ``score_sentences`` (pure pipeline) and
   the per-article / per-source summaries;
-* :mod:`stance.scoring.writer` - chunked, resumable JSONL/Parquet output (``score_to_file``);
+* :mod:`stance.scoring.to_file` - ``score_to_file``: chunked, resumable JSONL/Parquet output
+  (:mod:`stance.scoring.writer`, file layout in :mod:`stance.scoring.records`);
 * :mod:`stance.scoring.fast` - feature-identical fast TF-IDF, ONNX int8 / bf16 transformer.
 """
 

@@ -40,6 +40,7 @@ __all__ = [
     "parity",
 ]
 
+log = logging.getLogger(__name__)
 FAST_MODES: tuple[str, ...] = ("none", "onnx-int8", "bf16")
 ONNX_OPSET = 17
 _WHITE_SPACES = re.compile(r"\s\s+")  # sklearn's VectorizerMixin._white_spaces
@@ -293,6 +294,25 @@ def _weights_key(net: Any, extra: str) -> str:
     return h.hexdigest()[:24]
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _cached_export_ok(folder: Path, key: str) -> bool:
+    """A cached export is used only when its record names the same source weights (the key)
+    and the ONNX file still has the hash recorded when it was written (a swapped or truncated
+    file is exported again)."""
+    try:
+        info = json.loads((folder / "export.json").read_text())
+        return info.get("source_key") == key and info.get("onnx_sha256") == _file_sha256(folder / "model.int8.onnx")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class _Logits:
     """``torch.nn.Module`` wrapper returning the logits tensor only (built lazily)."""
 
@@ -366,7 +386,8 @@ def export_onnx_int8(net: Any, tokenizer: Any, out_dir: str | Path, optimize: bo
             root.setLevel(level)
         for f in (fp32, tmp / "model.opt.onnx"):
             f.unlink(missing_ok=True)
-        (tmp / "export.json").write_text(json.dumps({"inputs": names, "optimized": src != fp32}))
+        (tmp / "export.json").write_text(json.dumps({"inputs": names, "optimized": src != fp32,
+                                                     "source_key": out.name, "onnx_sha256": _file_sha256(int8)}))
         if out.exists() and not (out / "model.int8.onnx").is_file():
             import shutil
 
@@ -480,6 +501,13 @@ class FastTransformer(_Wrapper):
         root = Path(cache_dir) if cache_dir is not None else _cache_root() / "onnx"
         folder = root / key
         path = folder / "model.int8.onnx"
+        self.cache_note = None
+        if path.is_file() and not _cached_export_ok(folder, key):
+            import shutil
+
+            self.cache_note = f"the cached ONNX export in {folder} did not match its recorded hashes: re-exported"
+            log.warning(self.cache_note)
+            shutil.rmtree(folder, ignore_errors=True)
         if not path.is_file():
             path = export_onnx_int8(net, self.tokenizer, folder, optimize=optimize)
         self.onnx_path = path

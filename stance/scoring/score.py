@@ -34,7 +34,7 @@ from stance.data.cleaning import Cleaner
 from stance.data.preprocessing import Preprocessing
 from stance.data.readers import Skipped
 from stance.data.schema import Article
-from stance.data.segment import Segmenter
+from stance.data.segment import Segmenter, truncate_text
 from stance.errors import InputError
 from stance.scheme import Scheme
 
@@ -145,18 +145,6 @@ def record_columns(labels: Sequence[str]) -> list[str]:
     ]
 
 
-def truncate_text(text: str, max_chars: int) -> tuple[str, bool]:
-    """Cut ``text`` to at most ``max_chars`` characters, at the last whitespace when there is
-    one in the second half; returns the text and whether it was cut."""
-    if max_chars <= 0 or len(text) <= max_chars:
-        return text, False
-    cut = text[:max_chars]
-    space = cut.rfind(" ")
-    if space > max_chars // 2:
-        cut = cut[:space]
-    return cut.rstrip(), True
-
-
 def _clean_str(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
@@ -232,8 +220,6 @@ def score_articles(
     cleaner: Cleaner | None = None,
     segmenter: Segmenter | None = None,
     attributor: Attributor | None | bool = None,
-    max_sentence_chars: int = 2000,
-    max_article_chars: int = 200_000,
     stats: ScoreStats | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Score articles, yielding one record per body sentence in input order.
@@ -246,9 +232,8 @@ def score_articles(
         batch_size: sentences per ``predict_proba`` call (gathered across articles).
         cleaner, segmenter: default to the model's preprocessing (:func:`model_preprocessing`).
         attributor: ``None`` -> the model's (the scheme's gazetteer); ``False`` -> no attribution.
-        max_sentence_chars: longer sentences are cut before scoring (counted in ``stats``).
-        max_article_chars: longer article texts are cut before cleaning (counted in ``stats``).
-        stats: a :class:`ScoreStats` updated as articles are scored.
+        stats: a :class:`ScoreStats` updated as articles are scored; over-long articles and
+            sentences are cut by the cleaner's and segmenter's limits and counted there.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -261,23 +246,19 @@ def score_articles(
     def rows() -> Iterator[dict[str, Any]]:
         for pos, obj in enumerate(articles, 1):
             article = _as_article(obj, pos)
-            text, cut = truncate_text(article.text, max_article_chars)
-            if cut:
-                stats.truncated_articles += 1
-                article = Article(**{**article.to_dict(), "text": text})
-            sents, removed, _ = sentences_of(article, cleaner, segmenter, att)
+            got = sentences_of(article, cleaner, segmenter, att)
             stats.articles += 1
-            stats.removed_lines.update(removed)
-            if not sents:
+            stats.truncated_articles += got.truncated_article
+            stats.truncated_sentences += got.truncated_sentences
+            stats.removed_lines.update(got.removed)
+            if not got.sentences:
                 stats.empty_articles += 1
-            for s in sents:
-                stext, scut = truncate_text(s.text, max_sentence_chars)
-                stats.truncated_sentences += scut
+            for s in got.sentences:
                 yield {
                     "article_id": s.article_id,
                     "sentence_id": s.sentence_id,
                     "source": s.source,
-                    "text": stext,
+                    "text": s.text,
                     "attributed": bool(s.attributed),
                     "speaker_side": s.speaker_side,
                 }
@@ -291,18 +272,21 @@ def score_sentences(
     *,
     batch_size: int = 256,
     attributor: Attributor | None | bool = None,
-    max_sentence_chars: int = 2000,
+    max_sentence_chars: int | None = None,
     stats: ScoreStats | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Score ready-made sentences (no cleaning or splitting), one output record per input.
 
     Each input record needs ``id`` (or ``sentence_id``) and ``text``; ``source`` and
     ``article_id`` are optional (``"unknown"`` and ``None``). ``attributor`` as in
-    :func:`score_articles`.
+    :func:`score_articles`; sentences longer than ``max_sentence_chars`` (None = the model's
+    segmenter limit) are cut and counted.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    att = model_preprocessing(model).attributor if attributor is None else (attributor or None)
+    prep = model_preprocessing(model)
+    att = prep.attributor if attributor is None else (attributor or None)
+    limit = int(max_sentence_chars or prep.segmenter.max_sentence_chars)
     stats = stats if stats is not None else ScoreStats()
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -312,7 +296,7 @@ def score_sentences(
             if sid is None or not isinstance(text, str):
                 raise InputError(f"sentence record #{pos} needs an id and a text",
                                  field="id" if sid is None else "text")
-            text, cut = truncate_text(text.strip(), max_sentence_chars)
+            text, cut = truncate_text(text.strip(), limit)
             stats.truncated_sentences += cut
             a = att.attribute(text) if att else None
             yield {

@@ -80,7 +80,7 @@ def gold_for(corpora, steps) -> list[Annotation]:
     n = 0
     for res in corpora.values():
         for a in res.articles:
-            sents, _, _ = sentences_of(a, steps["cleaner"], steps["segmenter"], None)
+            sents = sentences_of(a, steps["cleaner"], steps["segmenter"], None).sentences
             for s in sents:
                 if a.id == "syn-00" and s.index == 2:
                     continue  # one unlabelled sentence
@@ -249,3 +249,15 @@ def test_labels_per_split_counts_match_dataset(built):
     lab = result.labelled
     for split, counts in per_split.items():
         assert counts == dict(Counter(lab[lab["split"] == split]["label"]))
+
+
+def test_a_five_megabyte_one_line_article_is_truncated_and_counted(steps):
+    line = "Officials in Chaman said the crossing stayed shut for a third day. " * 75_000  # ~5 MB, one line
+    big = Article("syn-big", line, "outlet-0")
+    corpora = make_corpora()
+    corpora["main"].articles.append(big)
+    res = build_dataset(corpora, [], **{**steps, "deduplicator": None}, scheme=PAK)
+    assert res.removed_lines["truncated_article"] == 1
+    big_rows = res.sentences[res.sentences["article_id"] == "syn-big"]
+    assert 0 < big_rows["text"].str.len().sum() <= Cleaner().max_article_chars
+    assert (big_rows["text"] == "Officials in Chaman said the crossing stayed shut for a third day.").mean() > 0.99

@@ -324,3 +324,139 @@ def test_csv_quoted_field_keeps_its_newline(tmp_path):
     path.write_text('id,text,source\na1,"First para.\nSecond para.",s\na2,plain\u2028text,s\n', encoding="utf-8")
     res = read_table(path)
     assert [a.text for a in res.articles] == ["First para.\nSecond para.", "plain\u2028text"]
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _corpus_with_links(tmp_path: Path) -> tuple[Path, Path]:
+    root, outside = tmp_path / "corpus", tmp_path / "private"
+    (root / "dawn").mkdir(parents=True)
+    outside.mkdir()
+    (root / "dawn" / "a.txt").write_text("An article in the corpus.")
+    (outside / "secret.txt").write_text("A file that is not part of the corpus.")
+    (root / "dawn" / "leak.txt").symlink_to(outside / "secret.txt")
+    (root / "dawn" / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)
+    (root / "dawn" / "alias.txt").symlink_to(root / "dawn" / "a.txt")
+    return root, outside
+
+
+def test_directory_reader_never_reads_outside_its_root(tmp_path):
+    root, _ = _corpus_with_links(tmp_path)
+    for follow in (False, True):
+        res = read_directory(root, follow_symlinks=follow)
+        assert all("not part of the corpus" not in a.text for a in res.articles)
+        reasons = {Path(s.where).name: s.reason for s in res.skipped}
+        assert reasons["leak.txt"].startswith("symlink not followed: outside the root")
+        assert reasons["gone.txt"].startswith("dangling symlink")
+        assert reasons["linked_dir"].startswith("symlinked directory: outside the root")
+    ids = sorted(a.id for a in read_directory(root).articles)
+    assert ids == ["dawn/a"]  # the in-root alias is listed as not followed by default ...
+    assert sorted(a.id for a in read_directory(root, follow_symlinks=True).articles) == ["dawn/a", "dawn/alias"]
+
+
+def test_manifest_rows_outside_the_root_are_refused(tmp_path):
+    root, _ = _corpus_with_links(tmp_path)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,source\n../private/secret.txt,Dawn\ndawn/a.txt,Dawn\n")
+    with pytest.raises(InputError, match="outside the corpus root") as e:
+        read_directory(root, manifest=manifest)
+    assert e.value.line == 2 and e.value.field == "file"
+    res = read_directory(root, manifest=manifest, on_error="skip")
+    assert [a.id for a in res.articles] == ["dawn/a"]
+    assert any(s.reason.startswith("outside the root") for s in res.skipped)
+
+
+def test_one_cp1252_line_does_not_re_decode_the_other_lines(tmp_path):
+    good = [{"id": f"u{i}", "text": f"Erdoğan and Dar met in Doha — round {i}.", "source": "Dawn"} for i in range(3)]
+    bad = json.dumps({"id": "w1", "text": "The minister’s “red line”.", "source": "Dawn"}, ensure_ascii=False)
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in good]
+    lines.insert(1, bad.encode("cp1252"))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    res = read_table(path)
+    texts = {a.id: a.text for a in res.articles}
+    assert [texts[f"u{i}"] for i in range(3)] == [r["text"] for r in good]  # UTF-8 lines untouched
+    assert texts["w1"] == "The minister’s “red line”."  # the cp1252 line repaired
+    assert res.decoded_with_fallback == 1 and res.fallback_where == [f"{path}:2"]
+
+
+def test_csv_unterminated_quote_is_reported_and_the_following_rows_are_read(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('id,text,source\na1,"first article,Dawn\na2,second article,Tolo\na3,third article,Dawn\n')
+    with pytest.raises(InputError, match="unterminated quoted field") as e:
+        read_table(path)
+    assert e.value.line == 2
+    res = read_table(path, on_error="skip")
+    assert [a.id for a in res.articles] == ["a2", "a3"]
+    assert [a.origin for a in res.articles] == [f"{path}:3", f"{path}:4"]
+    assert [s.where for s in res.skipped] == [f"{path}:2"]
+
+
+def test_csv_without_a_header_row_is_an_error(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("a1,first article,Dawn\na2,second article,Tolo\n")
+    with pytest.raises(InputError, match="header") as e:
+        read_table(path, on_error="skip")
+    assert e.value.line == 1
+
+
+def test_csv_fields_longer_than_the_csv_module_default_are_read(tmp_path):
+    text = "word " * 60_000  # 300,000 characters > csv's default 131,072
+    path = tmp_path / "long.csv"
+    path.write_text(f'id,text,source\na1,"{text}",Dawn\n')
+    assert read_table(path).articles[0].text == text
+    with pytest.raises(InputError, match="field larger than field limit") as e:
+        read_table(path, max_field_chars=1000)
+    assert e.value.line == 2
+
+
+@pytest.mark.parametrize("value, kind", [(3, "int"), (["a", "b"], "list"), ({"t": 1}, "dict"), (True, "bool"),
+                                         (1.5, "float")])
+def test_text_of_the_wrong_type_is_refused_not_coerced(tmp_path, value, kind):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": value, "source": "Dawn"}, ROWS[1]])
+    with pytest.raises(InputError, match=f"expected a string, got {kind}") as e:
+        read_table(path)
+    assert (e.value.line, e.value.field) == (1, "text")
+    res = read_table(path, on_error="skip")
+    assert [a.id for a in res.articles] == ["a2"] and res.skipped[0].where == f"{path}:1"
+
+
+def test_ids_are_strings_or_integers_and_sources_strings(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [
+        {"id": 7, "text": "Seven.", "source": "Dawn"},
+        {"id": True, "text": "A boolean id.", "source": "Dawn"},
+        {"id": 1.5, "text": "A float id.", "source": "Dawn"},
+        {"id": "a4", "text": "A numeric source.", "source": 12},
+        {"id": ["x"], "text": "A list id.", "source": "Dawn"},
+    ])
+    res = read_table(path, on_error="skip")
+    assert [a.id for a in res.articles] == ["7"]
+    assert [(s.where.rsplit(":", 1)[1], s.reason.split(":")[0]) for s in res.skipped] == [
+        ("2", "bad field id"), ("3", "bad field id"), ("4", "bad field source"), ("5", "bad field id")]
+
+
+def test_json_array_with_a_non_object_element(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([ROWS[0], "not an article", 3, ROWS[1]]))
+    with pytest.raises(InputError, match="array element 2 is a str"):
+        read_table(path)
+    res = read_table(path, on_error="skip")
+    assert [a.id for a in res.articles] == ["a1", "a2"] and len(res.skipped) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1", b"PAR1 truncated garbage PAR1", b"not parquet at all"])
+def test_corrupt_or_empty_parquet_is_an_input_error(tmp_path, content):
+    path = tmp_path / "a.parquet"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="not a readable Parquet file") as e:
+        read_table(path, on_error="skip")
+    assert e.value.path == str(path)
+
+
+def test_deeply_nested_json_is_an_input_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n" + json.dumps(ROWS[0]) + "\n")
+    res = read_table(path, on_error="skip")
+    assert [a.id for a in res.articles] == ["a1"] and res.skipped[0].where == f"{path}:1"

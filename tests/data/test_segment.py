@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from stance.data.segment import Segmenter, assign_ids, normalise, sentence_id
+from stance.data.segment import Segmenter, assign_ids, chunk_line, normalise, sentence_id
+from stance.errors import ConfigError
 from stance.resources import sample_dir
 
 
@@ -124,3 +125,49 @@ def test_assign_ids_stable_under_insertion_and_reordering():
     after = dict((t, i) for i, t in assign_ids("a", ["Three.", "New sentence.", "One.", "Two."]))
     for text in ("One.", "Two.", "Three."):
         assert before[text] == after[text]
+
+
+# --------------------------------------------------------------------------- long lines
+
+
+def _long_line(n_chars: int) -> str:
+    sentence = "The ministry said the crossing would reopen on Monday after talks in Doha. "
+    return (sentence * (n_chars // len(sentence) + 1))[:n_chars]
+
+
+def test_pysbd_never_gets_a_line_longer_than_max_line_chars(monkeypatch):
+    seg = Segmenter(max_line_chars=2_000)
+    seen: list[int] = []
+    real = seg._seg.segment
+    monkeypatch.setattr(seg._seg, "segment", lambda text: seen.append(len(text)) or real(text))
+    line = _long_line(200_000)
+    sentences = seg.split([line])
+    assert max(seen) <= 2_000
+    # the cuts are at sentence ends: the same sentences as a short-line split, nothing lost
+    assert set(sentences) == {"The ministry said the crossing would reopen on Monday after talks in Doha."} | {
+        sentences[-1]}
+    assert "".join(s.replace(" ", "") for s in sentences) == line.replace(" ", "")
+
+
+def test_lines_up_to_max_line_chars_are_split_as_before():
+    text = "He said “no.” “We will not,” she replied. It rained. " * 20
+    assert Segmenter(max_line_chars=len(text)).split([text]) == Segmenter(max_line_chars=10_000).split([text])
+
+
+def test_chunk_line_without_sentence_ends_cuts_at_whitespace_then_hard():
+    words = "word " * 1000
+    pieces = chunk_line(words, 300)
+    assert all(len(p) <= 300 for p in pieces) and " ".join(pieces).split() == words.split()
+    blob = "x" * 1000
+    assert chunk_line(blob, 300) == ["x" * 300, "x" * 300, "x" * 300, "x" * 100]
+
+
+def test_over_long_sentences_are_cut_and_counted():
+    seg = Segmenter(max_sentence_chars=50)
+    out = seg.segment(["A short one. " + "A very long sentence without an end " * 5])
+    assert out.truncated == 1 and all(len(s) <= 50 for s in out.sentences)
+
+
+def test_bad_limits_are_config_errors():
+    with pytest.raises(ConfigError, match="max_line_chars"):
+        Segmenter(max_line_chars=10)

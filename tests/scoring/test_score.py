@@ -62,7 +62,7 @@ def test_sentences_and_ids_are_those_of_the_dataset_build(model, rows):
     expected = []
     for r in rows:
         art = Article(id=r["id"], text=r["text"], source=r["source"], title=r["title"])
-        sents, _, _ = sentences_of(art, cleaner, segmenter, att)
+        sents = sentences_of(art, cleaner, segmenter, att).sentences
         expected += [(s.article_id, s.sentence_id, s.source, s.text, s.attributed, s.speaker_side) for s in sents]
     got = [(r["article_id"], r["sentence_id"], r["source"], r["text"], r["attributed"], r["speaker_side"])
            for r in recs]
@@ -109,8 +109,8 @@ def test_overlong_articles_and_sentences_are_truncated_and_counted(model):
     body = "Trade between the two countries fell sharply.\n\n" + long_sentence
     huge = {"id": "huge", "source": "S", "text": body + "\n\n" + "More text here. " * 2_000}
     stats = ScoreStats()
-    recs = list(score_articles(model, [huge], stats=stats, max_sentence_chars=500,
-                               max_article_chars=3_000))
+    recs = list(score_articles(model, [huge], stats=stats, cleaner=Cleaner(max_article_chars=3_000),
+                               segmenter=Segmenter(max_sentence_chars=500)))
     assert stats.truncated_articles == 1
     assert stats.truncated_sentences >= 1
     assert max(len(r["text"]) for r in recs) <= 500

@@ -1,25 +1,26 @@
-"""Streaming, resumable output (stance.scoring.writer)."""
+"""Streaming, resumable output (stance.scoring.writer, records, to_file)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 import stance
+from stance.atomic import OutputError
 from stance.errors import ConfigError, InputError
 from stance.scoring.fast import accelerate
+from stance.scoring.records import model_fingerprint, output_format, output_paths, read_records
 from stance.scoring.score import score_articles
-from stance.scoring.writer import (
-    ScoreWriter,
-    model_fingerprint,
-    output_format,
-    output_paths,
-    read_records,
-    score_to_file,
-)
+from stance.scoring.to_file import score_to_file
+from stance.scoring.writer import ScoreWriter
 from tests.scoring import article_rows, tfidf_model_dir
 
 
@@ -66,9 +67,12 @@ def test_output_format_and_paths(tmp_path):
     with pytest.raises(ConfigError):
         output_format("x.csv")
     p = output_paths(tmp_path / "scores.parquet")
-    assert p["articles"].name == "scores.articles.parquet"
-    assert p["sources"].name == "scores.sources.csv"
-    assert p["parts"].name == "scores.parquet.parts"
+    assert p["articles"].name == "scores.parquet.articles.parquet"
+    assert p["sources"].name == "scores.parquet.sources.csv"
+    assert p["parts"].name == "scores.parquet.parts" and p["lock"].name == "scores.parquet.lock"
+    # a .jsonl and a .parquet output beside each other share no side file
+    q = output_paths(tmp_path / "scores.jsonl")
+    assert not {v.name for v in p.values()} & {v.name for v in q.values()}
 
 
 @pytest.mark.parametrize("ext", ["jsonl", "parquet"])
@@ -150,7 +154,7 @@ def test_fingerprint_distinguishes_fast_mode_and_level(model):
     a = model_fingerprint(model, None, "none", "article")
     assert a["data_fingerprint"] == "test-corpus-v1"
     assert a != model_fingerprint(model, None, "onnx-int8", "article")
-    assert a["manifest_sha256"] == model_fingerprint(model, "/elsewhere", "none", "article")["manifest_sha256"]
+    assert a["model_sha256"] == model_fingerprint(model, "/elsewhere", "none", "article")["model_sha256"]
 
 
 def test_completed_output_is_extended_with_new_articles_only(model, rows, tmp_path):
@@ -217,3 +221,92 @@ def test_writer_rejects_a_directory_as_output(model, tmp_path):
     (tmp_path / "d.jsonl").mkdir()
     with pytest.raises(InputError, match="directory"):
         w.open()
+
+
+# --------------------------------------------------------------------------- one writer per output
+
+
+class SecondWriterInside:
+    """Yields the items; while the first writer holds the output, starts a second run into the
+    same output and keeps what it raised."""
+
+    def __init__(self, model, items, out):
+        self.model, self.items, self.out, self.raised = model, items, out, None
+
+    def __iter__(self):
+        for i, item in enumerate(self.items):
+            if i == 4:
+                try:
+                    _score(self.model, self.items[:2], self.out)
+                except Exception as e:  # noqa: BLE001 - the test looks at what was raised
+                    self.raised = e
+            yield item
+
+
+def test_a_second_writer_into_the_same_output_is_refused(model, rows, tmp_path):
+    out = tmp_path / "scores.jsonl"
+    second = SecondWriterInside(model, rows, out)
+    _score(model, second, out)
+    assert isinstance(second.raised, OutputError), second.raised
+    assert "another process" in str(second.raised) and str(os.getpid()) in str(second.raised)
+    # the first run's output is whole and its own: every article once, nothing from the second run
+    ids = [r["article_id"] for r in _records(out)]
+    assert sorted(set(ids)) == sorted(r["id"] for r in rows)
+    assert not output_paths(out)["lock"].exists()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(model, rows, tmp_path):
+    out = tmp_path / "scores.jsonl"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock = output_paths(out)["lock"]
+    lock.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "since": "earlier"}))
+    run = _score(model, rows, out)
+    assert any("took over the lock" in n and dead.stdout.strip() in n for n in run.notes), run.notes
+    assert len({r["article_id"] for r in _records(out)}) == len(rows)
+    assert not lock.exists()
+
+
+def test_temp_files_of_a_killed_run_are_removed_on_resume(model, rows, tmp_path):
+    out = tmp_path / "scores.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        _score(model, Interrupt(rows, 7), out)
+    junk = [tmp_path / f".{out.name}.1234.tmp", tmp_path / f".{output_paths(out)['sources'].name}.99.tmp"]
+    for j in junk:
+        j.write_text("half-written")
+    run = _score(model, rows, out)
+    assert any("removed 2 temporary file(s)" in n for n in run.notes), run.notes
+    assert not any(j.exists() for j in junk)
+
+
+def test_jsonl_and_parquet_outputs_of_one_name_do_not_share_sidecars(model, rows, tmp_path):
+    a, b = output_paths(tmp_path / "x.jsonl"), output_paths(tmp_path / "x.parquet")
+    assert not {a[k] for k in ("sources", "run", "parts", "lock", "articles")} & {
+        b[k] for k in ("sources", "run", "parts", "lock", "articles")}
+    _score(model, rows[:4], tmp_path / "x.jsonl")
+    _score(model, rows[4:], tmp_path / "x.parquet")
+    assert len({r["article_id"] for r in _records(tmp_path / "x.jsonl")}) == 4
+    assert len({r["article_id"] for r in _records(tmp_path / "x.parquet")}) == len(rows) - 4
+    assert json.loads(a["run"].read_text())["totals"]["items"] == 4
+
+
+def test_a_full_disk_is_a_clear_error_and_the_run_stays_resumable(model, rows, tmp_path, monkeypatch):
+    out = tmp_path / "scores.jsonl"
+    import stance.atomic as atomic_mod
+
+    real, calls = os.fsync, {"n": 0}
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == 9:  # a few chunks in
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(atomic_mod.os, "fsync", fsync)
+    with pytest.raises(OutputError, match="No space left on device") as e:
+        _score(model, rows, out)
+    assert str(tmp_path) in str(e.value) and "run the same command again" in str(e.value)
+    monkeypatch.setattr(atomic_mod.os, "fsync", real)
+    run = _score(model, rows, out)
+    assert run.already_done > 0
+    assert sorted({r["article_id"] for r in _records(out)}) == sorted(r["id"] for r in rows)
+    assert not list(tmp_path.glob(".*.tmp")) and not output_paths(out)["lock"].exists()

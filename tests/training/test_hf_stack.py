@@ -205,7 +205,7 @@ def test_early_stopping_uses_the_reported_macro_f1(tiny_run: Path) -> None:
 
 
 def test_preprocessing_travels_with_the_model(make_cfg, tmp_path: Path) -> None:
-    from stance.scoring.writer import score_to_file
+    from stance.scoring.to_file import score_to_file
 
     run = tmp_path / "run"
     train(make_cfg("model=tfidf", "+data.cleaning.extra_patterns={advert: '^Sponsored by'}", run_dir=run))

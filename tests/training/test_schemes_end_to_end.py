@@ -16,7 +16,7 @@ from stance.cli.evaluate import evaluate
 from stance.errors import ConfigError
 from stance.evaluation.compare import compare_runs
 from stance.reporting.report import write_report
-from stance.scoring.writer import score_to_file
+from stance.scoring.to_file import score_to_file
 from stance.training import train
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

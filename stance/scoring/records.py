@@ -1,0 +1,200 @@
+"""Score outputs on disk: names, formats, schemas, and reading and writing their rows.
+
+Layout for ``--output scores.jsonl`` (the same with ``.parquet``: every side file is named
+after the full output name, so a ``.jsonl`` and a ``.parquet`` output side by side never share
+one)::
+
+    scores.jsonl                  one record per sentence (stance.scoring.score.record_columns)
+    scores.jsonl.articles.jsonl   one row per article: sentence counts per label, slant
+    scores.jsonl.sources.csv      per-source metrics of the predicted labels
+    scores.jsonl.run.json         model fingerprint, scheme, preprocessing, counts, skips
+    scores.jsonl.parts/           while a run is in progress (resume state)
+    scores.jsonl.lock             while a process writes the output
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.atomic import atomic_file
+from stance.errors import ConfigError
+from stance.jsonio import to_jsonable
+
+FORMATS: dict[str, str] = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FINGERPRINT_KEYS = ("kind", "data_fingerprint", "model_sha256", "fast", "level", "preprocessing_sha256")
+"""Fingerprint fields that must match to resume or extend an output (``path`` is informative)."""
+
+
+def output_format(path: str | Path, fmt: str = "auto") -> str:
+    """``jsonl`` or ``parquet``: ``fmt`` if given, else from the file extension."""
+    if fmt not in ("auto", "jsonl", "parquet"):
+        raise ConfigError(f"--format {fmt!r}: expected auto, jsonl or parquet")
+    if fmt != "auto":
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ConfigError(
+            f"cannot tell the output format from {Path(path).name!r}: "
+            f"use an extension among {', '.join(FORMATS)} or --format jsonl|parquet"
+        )
+    return FORMATS[suffix]
+
+
+def output_paths(output: str | Path, fmt: str = "auto") -> dict[str, Path]:
+    """Every file a scoring run writes for ``output``."""
+    out = Path(output)
+    ext = "jsonl" if output_format(out, fmt) == "jsonl" else "parquet"
+    return {
+        "records": out,
+        "articles": out.with_name(f"{out.name}.articles.{ext}"),
+        "sources": out.with_name(f"{out.name}.sources.csv"),
+        "run": out.with_name(f"{out.name}.run.json"),
+        "parts": out.with_name(f"{out.name}.parts"),
+        "lock": out.with_name(f"{out.name}.lock"),
+    }
+
+
+def sha256_of(obj: Any) -> str:
+    """sha256 of an object's canonical JSON."""
+    blob = json.dumps(to_jsonable(obj), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def model_fingerprint(
+    model: Any, model_dir: str | Path | None = None, fast: str = "none", level: str = "article"
+) -> dict[str, Any]:
+    """What identifies the model behind an output: its kind, data fingerprint and content
+    fingerprint (weights, labels, scheme, preprocessing; not timings or paths, so a retrained
+    byte-identical model is the same model), the ``--fast`` mode, the level and (for
+    information) the model directory."""
+    manifest = getattr(model, "manifest_", None) or {}
+    content = manifest.get("fingerprint")
+    if not content:  # a model that was fitted here, or saved before fingerprints existed
+        content = sha256_of({"kind": getattr(model, "kind", type(model).__name__),
+                             "labels": [str(c) for c in model.classes_],
+                             "params": to_jsonable(model.get_params()) if hasattr(model, "get_params") else None,
+                             "weights": manifest.get("metadata", {}).get("n_features")})
+    return {
+        "kind": manifest.get("kind", getattr(model, "kind", type(model).__name__)),
+        "data_fingerprint": manifest.get("data_fingerprint"),
+        "model_sha256": content,
+        "fast": fast,
+        "level": level,
+        "path": str(Path(model_dir).resolve()) if model_dir is not None else None,
+    }
+
+
+def same_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two output fingerprints name the same model, mode and preparation."""
+    return all(a.get(k) == b.get(k) for k in FINGERPRINT_KEYS)
+
+
+def describe_fingerprint(fp: Mapping[str, Any]) -> str:
+    data = (fp.get("data_fingerprint") or "?")[:12]
+    return (f"{fp.get('kind')} model (data {data}, weights {str(fp.get('model_sha256'))[:12]}, "
+            f"fast={fp.get('fast')}, level={fp.get('level')}, path {fp.get('path')})")
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+def record_schema(labels: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    fields = [pa.field(c, pa.string()) for c in ("article_id", "sentence_id", "source", "text", "label")]
+    fields += [pa.field(f"proba_{c}", pa.float32()) for c in labels]
+    fields += [pa.field("attributed", pa.bool_()), pa.field("speaker_side", pa.string())]
+    return pa.schema(fields)
+
+
+def article_schema(labels: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    fields = [pa.field("article_id", pa.string()), pa.field("source", pa.string()),
+              pa.field("n_sentences", pa.int64())]
+    fields += [pa.field(f"n_{c}", pa.int64()) for c in labels]
+    fields += [pa.field("n_attributed", pa.int64()), pa.field("slant", pa.float64()),
+               pa.field("dominant", pa.string())]
+    return pa.schema(fields)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return None if f != f else round(f, 6)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]], columns: list[str], fmt: str, schema: Any) -> None:
+    """Write ``rows`` (dicts) to ``path`` atomically as JSONL or Parquet."""
+    with atomic_file(path) as tmp:
+        if fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for r in rows:
+                    fh.write(json.dumps({c: _json_value(r.get(c)) for c in columns}, ensure_ascii=False))
+                    fh.write("\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            cols = {c: [r.get(c) for r in rows] for c in columns}
+            for c in columns:  # NaN -> null for float columns, numpy scalars -> python
+                cols[c] = [None if (isinstance(v, float) and v != v) else _json_value(v) for v in cols[c]]
+            pq.write_table(pa.Table.from_pydict(cols, schema=schema), tmp)
+
+
+def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame's rows as dicts with None for missing values."""
+    return df.astype(object).where(df.notna(), None).to_dict(orient="records")
+
+
+def read_records(path: str | Path, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Stream the rows of a JSONL or Parquet file written here (optionally only ``columns``)."""
+    path = Path(path)
+    if output_format(path) == "jsonl":
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    rec = json.loads(line)
+                    yield rec if columns is None else {c: rec.get(c) for c in columns}
+    else:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(columns=cols, batch_size=8192):
+            for rec in batch.to_pylist():
+                yield rec if columns is None else {c: rec.get(c) for c in columns}
+
+
+def concat(sources: list[Path], final: Path, fmt: str, schema: Any) -> None:
+    """Concatenate part files into ``final`` (temporary sibling, then atomic rename)."""
+    with atomic_file(final) as tmp:
+        if fmt == "jsonl":
+            with open(tmp, "wb") as out:
+                for src in sources:
+                    with open(src, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 20)
+        else:
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for src in sources:
+                    pf = pq.ParquetFile(src)
+                    for batch in pf.iter_batches(batch_size=65536):
+                        writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
