@@ -168,7 +168,7 @@ FIELDS = ["kind", "labels", "params", "metadata", "scheme", "preprocessing", "pa
           "validation_confusion_matrix", "data_fingerprint"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), value=JSON, drop_fingerprint=st.booleans())
 def test_fuzzed_manifest_fields_load_or_raise_a_model_error(saved, tmp_path_factory, field, value, drop_fingerprint):
     out = _copy(saved, tmp_path_factory.mktemp("fuzz"), keep_fingerprint=not drop_fingerprint)
@@ -182,7 +182,7 @@ def test_fuzzed_manifest_fields_load_or_raise_a_model_error(saved, tmp_path_fact
     assert proba.shape == (len(_texts()), len(model.classes_)) and np.allclose(proba.sum(axis=1), 1)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["coef.npy", "intercept.npy", "word_idf.npy", "char_idf.npy", "word_vocabulary.json"]),
        data=st.binary(max_size=300))
 def test_fuzzed_weight_files_raise_a_model_error(saved, tmp_path_factory, name, data):
