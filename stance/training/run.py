@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import stance
 from stance.data.build import BuildResult, write_dataset
 from stance.data.from_config import build_from_config, scheme_from_config
+from stance.data.model_input import inputs_of
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
 from stance.jsonio import write_json
@@ -131,8 +132,8 @@ def train(cfg: DictConfig) -> float:
             f"the training split has a single label ({parts['train']['label'].iloc[0]!r}): a classifier "
             "needs at least two", hint="check the labels and the split settings (data.split)",
         )
-    model.fit(parts["train"]["text"].tolist(), parts["train"]["label"].tolist(),
-              val["text"].tolist(), val["label"].tolist(), scheme=scheme)
+    model.fit(inputs_of(parts["train"]), parts["train"]["label"].tolist(),
+              inputs_of(val), val["label"].tolist(), scheme=scheme)
     if not main:  # another process of a multi-process run: the main process evaluates and saves
         return float("nan")
 
