@@ -12,6 +12,7 @@ from pathlib import Path
 from stance.atomic import write_json_atomic
 from stance.cli.common import console, exit_on_user_error
 from stance.data.dataset_dir import read_dataset
+from stance.data.model_input import model_input_of, with_model_inputs
 from stance.errors import InputError
 from stance.scheme import check_same_scheme
 
@@ -38,6 +39,7 @@ def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", 
     model = stance.load_model(model_dir)
     data = read_dataset(dataset)
     table = data.table
+    table_frame = data.sentences
     df = data.labelled(split)
     if df.empty:
         raise InputError(f"no labelled sentences in split {split!r}", path=table,
@@ -51,6 +53,8 @@ def evaluate(model_dir: Path, dataset: Path, output: Path, split: str = "test", 
         raise InputError(f"dataset labels {unknown} are not in the model's scheme {scheme.describe()}",
                          path=table, field="label", hint="evaluate with a model trained on the same scheme")
     labels = scheme.label_list
+    # what the model reads: its own input settings, composed on whole articles of the table
+    df = with_model_inputs(df, table_frame, model_input_of(model))
     pred = predict_frame(model, df)
     metrics = metrics_of(pred, labels, n_boot=n_boot, seed=seed)
     output.mkdir(parents=True, exist_ok=True)

@@ -91,13 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sentence_items(path: Path, on_error: str, result: Any, default_source: str | None) -> Iterator[dict]:
-    """Sentence records (id, text, source, article_id) from a table, bad ones reported."""
+    """Sentence records (id, text, source, article_id, title) from a table, bad ones reported."""
     from stance.data.sentence_table import read_sentence_table
 
     for rec in read_sentence_table(path, labelled=False, default_source=default_source or "unknown",
                                    own_article=False, on_error=on_error, result=result):  # type: ignore[arg-type]
         yield {"id": rec["sentence_id"], "text": rec["text"], "source": rec["source"],
-               "article_id": rec["article_id"]}
+               "article_id": rec["article_id"], "title": rec.get("title")}
 
 
 def _preprocessing_override(path: str | None) -> dict | None:

@@ -55,10 +55,14 @@ class BuildResult:
         return df[df["label"].notna() & ~df["duplicate_of"].notna()]
 
     def fingerprint(self) -> str:
-        """sha256 over (sentence id, text, label, split) of every kept labelled sentence."""
+        """sha256 over (sentence id, text, label, split) of every kept labelled sentence, and
+        the model input where it is more than the sentence (:mod:`stance.data.model_input`)."""
         h = hashlib.sha256()
         df = self.labelled.sort_values("sentence_id")
-        for row in df[["sentence_id", "text", "label", "split"]].itertuples(index=False):
+        cols = ["sentence_id", "text", "label", "split"]
+        if "input" in df and (df["input"] != df["text"]).any():
+            cols.append("input")
+        for row in df[cols].itertuples(index=False):
             h.update("\x1f".join(map(str, row)).encode("utf-8") + b"\n")
         return h.hexdigest()
 

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stance.data.annotations import load_annotations
 from stance.data.build import BuildResult, build_dataset, build_from_sentences
+from stance.data.model_input import ModelInput
 from stance.data.preprocessing import preprocessing_of
 from stance.data.readers import ReadResult
 from stance.errors import ConfigError, StanceError
@@ -50,6 +51,9 @@ def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None =
     split = instantiate(data.split, _convert_="all")
     attributor = instantiate(data.attribution, _convert_="all") if data.get("attribution") else None
     dedup = instantiate(data.dedup) if data.get("dedup") else None
+    model_input = instantiate(data.input, _convert_="all") if data.get("input") else ModelInput()
+    if not isinstance(model_input, ModelInput):
+        raise ConfigError(f"data.input must instantiate stance.data.model_input.ModelInput, got {type(model_input)}")
     if data.get("sentences"):
         from stance.data.sentence_table import SentenceRows
 
@@ -58,8 +62,8 @@ def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None =
             raise ConfigError(f"data.sentences must be a reader returning SentenceRows, got {type(table)}")
         result = build_from_sentences(table.rows, skipped=table.skipped, splitter=split, attributor=attributor,
                                       deduplicator=dedup, scheme=scheme, where=table.path)
-        result.preprocessing = preprocessing_of({"attributor": attributor})
-        return result
+        result.preprocessing = preprocessing_of({"attributor": attributor, "model_input": model_input})
+        return _with_inputs(result, model_input)
     corpora: dict[str, ReadResult] = {}
     for name, node in data.corpora.items():
         res = instantiate(node)
@@ -70,5 +74,11 @@ def build_from_config(data: DictConfig | dict[str, Any], scheme: Scheme | None =
     steps = {"cleaner": instantiate(data.cleaning, _convert_="all"), "segmenter": instantiate(data.segmenter),
              "attributor": attributor}
     result = build_dataset(corpora, annotations, **steps, splitter=split, deduplicator=dedup, scheme=scheme)
-    result.preprocessing = preprocessing_of(steps)
+    result.preprocessing = preprocessing_of({**steps, "model_input": model_input})
+    return _with_inputs(result, model_input)
+
+
+def _with_inputs(result: BuildResult, model_input: ModelInput) -> BuildResult:
+    """Add the ``input`` column: what the classifier reads for each sentence."""
+    result.sentences["input"] = model_input.compose_frame(result.sentences)
     return result

@@ -1,4 +1,4 @@
-"""The preprocessing of a dataset: cleaning rules, segmenter settings and attribution settings.
+"""The preprocessing of a dataset: cleaning rules, segmenter, attribution and model-input settings.
 
 A build records it (``build_report.json``) and training copies it into the model's manifest,
 so that scoring prepares new articles exactly as the training data were prepared (no
@@ -17,21 +17,24 @@ from typing import Any
 
 from stance.data.attribution import Attributor
 from stance.data.cleaning import Cleaner
+from stance.data.model_input import ModelInput
 from stance.data.segment import Segmenter
 from stance.errors import ConfigError
 from stance.scheme import Scheme
 
-PARTS = ("cleaning", "segmenter", "attribution")
+PARTS = ("cleaning", "segmenter", "attribution", "input")
 
 
 @dataclass
 class Preprocessing:
-    """Cleaner, segmenter and attributor (None = no attribution), and where each came from."""
+    """Cleaner, segmenter, attributor (None = no attribution) and model input, and where each
+    came from."""
 
     cleaner: Cleaner
     segmenter: Segmenter
     attributor: Attributor | None
     origin: dict[str, str] = field(default_factory=dict)  # part -> "recorded" | "default" | "override"
+    model_input: ModelInput = field(default_factory=ModelInput)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain record of the settings (the gazetteer excepted: the scheme holds it)."""
@@ -39,6 +42,7 @@ class Preprocessing:
             "cleaning": self.cleaner.params(),
             "segmenter": self.segmenter.params(),
             "attribution": self.attributor.params() if self.attributor is not None else None,
+            "input": self.model_input.params(),
         }
 
     @classmethod
@@ -55,12 +59,13 @@ class Preprocessing:
             if "attribution" not in data or data["attribution"] is not None:
                 attributor = Attributor(actors=list(scheme.actors), sides=scheme.side_names or None,
                                         **dict(data.get("attribution") or {}))
+            model_input = ModelInput.from_dict(data.get("input"))
         except TypeError as e:
             raise ConfigError(f"invalid preprocessing settings: {e}") from e
         made = {part: origin if data.get(part) is not None else "default" for part in PARTS}
         if "attribution" in data and data["attribution"] is None:
             made["attribution"] = f"{origin} (none)"
-        return cls(cleaner, segmenter, attributor, made)
+        return cls(cleaner, segmenter, attributor, made, model_input)
 
     def describe(self) -> str:
         """One line: where each step came from."""
@@ -68,10 +73,10 @@ class Preprocessing:
 
 
 def preprocessing_of(steps: Mapping[str, Any]) -> dict[str, Any]:
-    """The record of already-built steps (``cleaner``, ``segmenter``, ``attributor``; any may be
-    None), as :meth:`Preprocessing.to_dict` writes it."""
+    """The record of already-built steps (``cleaner``, ``segmenter``, ``attributor``,
+    ``model_input``; any may be None), as :meth:`Preprocessing.to_dict` writes it."""
     out: dict[str, Any] = {}
-    for part, key in zip(PARTS, ("cleaner", "segmenter", "attributor"), strict=True):
+    for part, key in zip(PARTS, ("cleaner", "segmenter", "attributor", "model_input"), strict=True):
         step = steps.get(key)
         out[part] = step.params() if step is not None else None
     return out

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stance.data.model_input import inputs_of
 from stance.evaluation.bias import gold_vs_pred_by_source
 from stance.evaluation.bootstrap import cluster_bootstrap_counts
 from stance.metrics import (
@@ -30,10 +31,15 @@ PRED_COLUMNS: tuple[str, ...] = (
 
 
 def predict_frame(model: StanceClassifier, sentences: pd.DataFrame) -> pd.DataFrame:
-    """Predictions for a sentence table: its id columns, gold ``label``, ``pred`` and ``proba_<label>``."""
+    """Predictions for a sentence table: its id columns, gold ``label``, ``pred`` and ``proba_<label>``.
+
+    The model reads the table's ``input`` column (:func:`stance.data.model_input.inputs_of`),
+    composed when the dataset was built; the caller checks that it was built with the model's
+    input settings (``stance-evaluate`` does).
+    """
     keep = [c for c in PRED_COLUMNS if c in sentences.columns]
     out = sentences[keep].reset_index(drop=True).copy()
-    proba = model.predict_proba(out["text"].tolist())
+    proba = model.predict_proba(inputs_of(sentences))
     out["pred"] = model.classes_[proba.argmax(axis=1)] if len(out) else []
     for i, c in enumerate(model.classes_):
         out[f"proba_{c}"] = proba[:, i] if len(out) else []

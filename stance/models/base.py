@@ -49,6 +49,9 @@ class StanceClassifier(ClassifierMixin, BaseEstimator, ABC):
     """
 
     kind: ClassVar[str] = "base"
+    #: whether ``fit`` uses the validation data (early stopping, calibration); grouped
+    #: cross-validation gives such a model an inner validation set from the training folds
+    uses_validation: ClassVar[bool] = False
 
     # fitted state (set by fit/load)
     classes_: np.ndarray

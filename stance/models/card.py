@@ -81,6 +81,14 @@ def write_model_card(path: Path, model: StanceClassifier, metrics: dict[str, Any
             f"{m['accuracy']:.3f} | {m['ece']:.3f} | "
             + " | ".join(f"{m['per_class'][c]['f1']:.3f}" for c in model.classes_) + " |"
         )
+    cv = metrics.get("cv")
+    if cv:
+        ci = cv["macro_f1_ci"]
+        lines.append(
+            f"| cv={cv['by']} out-of-fold, {cv['n_folds']} folds (n={cv['n']}) | {cv['macro_f1']:.3f} "
+            f"[{ci['low']:.3f}, {ci['high']:.3f}] | {cv['accuracy']:.3f} | {_fmt(cv.get('ece'))} | "
+            + " | ".join(_fmt(cv.get("per_class_f1", {}).get(str(c))) for c in model.classes_) + " |"
+        )
     test = metrics.get("test", {})
     if test.get("per_source"):
         keys = ["source", "n", "macro_f1", *(["gold_slant", "pred_slant", "slant_error"] if scheme.has_slant

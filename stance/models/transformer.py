@@ -135,6 +135,7 @@ class TransformerClassifier(StanceClassifier):
     """
 
     kind = "transformer"
+    uses_validation = True  # early stopping, best epoch and temperature calibration
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ import pandas as pd
 from stance.data.attribution import Attributor
 from stance.data.build import sentences_of
 from stance.data.cleaning import Cleaner
+from stance.data.model_input import ModelInput
 from stance.data.preprocessing import Preprocessing
 from stance.data.readers import Skipped
 from stance.data.schema import Article
@@ -189,7 +190,7 @@ def _emit(model: Any, pending: list[dict[str, Any]], labels: list[str]) -> list[
     """Fill label and probabilities of ``pending`` records (one predict_proba call)."""
     if not pending:
         return pending
-    proba = np.asarray(model.predict_proba([r["text"] for r in pending]), dtype=np.float64)
+    proba = np.asarray(model.predict_proba([r.get("input", r["text"]) for r in pending]), dtype=np.float64)
     if proba.shape != (len(pending), len(labels)):
         raise ValueError(f"predict_proba returned shape {proba.shape}, expected {(len(pending), len(labels))}")
     best = proba.argmax(axis=1)
@@ -253,15 +254,20 @@ def score_articles(
             stats.removed_lines.update(got.removed)
             if not got.sentences:
                 stats.empty_articles += 1
-            for s in got.sentences:
-                yield {
-                    "article_id": s.article_id,
-                    "sentence_id": s.sentence_id,
-                    "source": s.source,
-                    "text": s.text,
-                    "attributed": bool(s.attributed),
-                    "speaker_side": s.speaker_side,
-                }
+            recs = [{
+                "article_id": s.article_id,
+                "sentence_id": s.sentence_id,
+                "source": s.source,
+                "text": s.text,
+                "attributed": bool(s.attributed),
+                "speaker_side": s.speaker_side,
+            } for s in got.sentences]
+            if prep.model_input.active:
+                texts = [r["text"] for r in recs]
+                sides = [r["speaker_side"] for r in recs]
+                for r, x in zip(recs, prep.model_input.compose_article(texts, sides, got.title), strict=True):
+                    r["input"] = x
+            yield from recs
 
     yield from _score_stream(model, rows(), batch_size, stats)
 
@@ -280,7 +286,9 @@ def score_sentences(
     Each input record needs ``id`` (or ``sentence_id``) and ``text``; ``source`` and
     ``article_id`` are optional (``"unknown"`` and ``None``). ``attributor`` as in
     :func:`score_articles`; sentences longer than ``max_sentence_chars`` (None = the model's
-    segmenter limit) are cut and counted.
+    segmenter limit) are cut and counted. A model trained with context
+    (:mod:`stance.data.model_input`) reads consecutive records of one ``article_id`` as that
+    article in reading order (and an optional ``title``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -306,9 +314,31 @@ def score_sentences(
                 "text": text,
                 "attributed": bool(a and a.attributed),
                 "speaker_side": a.speaker_side if a else None,
+                "title": _clean_str(rec.get("title")),
             }
 
-    yield from _score_stream(model, rows(), batch_size, stats)
+    fmt = prep.model_input
+    yield from _score_stream(model, _compose_by_article(rows(), fmt) if fmt.active else rows(), batch_size, stats)
+
+
+def _compose_by_article(rows: Iterator[dict[str, Any]], fmt: ModelInput) -> Iterator[dict[str, Any]]:
+    """Add each row's model ``input``; consecutive rows of one ``article_id`` are one article in
+    reading order (its neighbours and title), a row without an article id stands alone. Only
+    one article is held in memory at a time."""
+    group: list[dict[str, Any]] = []
+
+    def flush() -> list[dict[str, Any]]:
+        for r, x in zip(group, fmt.compose_records(group), strict=True):
+            r["input"] = x
+        return group
+
+    for row in rows:
+        if group and (row["article_id"] is None or row["article_id"] != group[0]["article_id"]):
+            yield from flush()
+            group = []
+        group.append(row)
+    if group:
+        yield from flush()
 
 
 def _score_stream(

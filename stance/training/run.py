@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import stance
 from stance.data.build import BuildResult, write_dataset
 from stance.data.from_config import build_from_config, scheme_from_config
+from stance.data.model_input import inputs_of
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
 from stance.jsonio import write_json
@@ -26,6 +27,7 @@ from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
 from stance.resources import legacy_scheme
 from stance.scheme import Scheme, check_same_scheme
+from stance.training.cv import CVSettings, run_cv
 from stance.training.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -92,13 +94,20 @@ def train(cfg: DictConfig) -> float:
 
     The run directory (``cfg.run_dir``) receives: ``config.yaml`` (resolved), ``dataset/``,
     ``model/`` (manifest, weights, model card), ``metrics.json``, ``predictions_<split>.parquet``,
-    ``run_info.json`` and the Hydra log.
+    ``run_info.json`` and the Hydra log. With ``cv=article|source|source_group`` a grouped
+    cross-validation over the train+validation sentences runs first and writes ``cv/``
+    (:mod:`stance.training.cv`); ``cv.only=true`` stops there (no final model).
     """
     run_dir = Path(cfg.run_dir)
     main = is_main_process()
     run_dir.mkdir(parents=True, exist_ok=True)
     settings: TrainerSettings = instantiate(cfg.trainer)
     tracker: Tracker = instantiate(cfg.logger) if cfg.get("logger") else Tracker()
+    cv: CVSettings = instantiate(cfg.cv, _convert_="all") if cfg.get("cv") else CVSettings()
+    if cv.only and not str(cfg.optimized_metric).startswith("cv."):
+        raise ConfigError(f"cv.only=true skips the final fit and its validation/test evaluation, so "
+                          f"optimized_metric={cfg.optimized_metric} does not exist; set "
+                          "optimized_metric=cv.macro_f1 (or another cv.<key> of metrics.json)")
     run_name = f"{cfg.model.name}-seed{cfg.seed}-{run_dir.name}"
     tracker.setup(run_name)
     if main:
@@ -116,7 +125,7 @@ def train(cfg: DictConfig) -> float:
     scheme: Scheme = data_info["scheme"]
     labels = scheme.label_list
     parts = {s: _split(df, s) for s in SPLITS}
-    for s in ("train", "test"):
+    for s in ("train",) if cv.only else ("train", "test"):
         if parts[s].empty:
             raise InputError(
                 f"the {s} split is empty",
@@ -131,14 +140,39 @@ def train(cfg: DictConfig) -> float:
             f"the training split has a single label ({parts['train']['label'].iloc[0]!r}): a classifier "
             "needs at least two", hint="check the labels and the split settings (data.split)",
         )
-    model.fit(parts["train"]["text"].tolist(), parts["train"]["label"].tolist(),
-              val["text"].tolist(), val["label"].tolist(), scheme=scheme)
+    cv_summary = None
+    if cv.enabled:
+        cv_summary = run_cv(model, df, cv, scheme, run_dir, n_boot=settings.n_boot, seed=int(cfg.seed),
+                            min_sentences=settings.min_sentences, min_articles=settings.min_articles,
+                            main=main)
+    run_info: dict[str, Any] = {
+        "package_version": stance.__version__, "labels": labels, "scheme": scheme.to_dict(),
+        "seed": int(cfg.seed),
+        "data_fingerprint": data_info["fingerprint"], "dataset_dir": data_info["dataset_dir"],
+        "model": cfg.model.name,
+    }
+    if cv_summary is not None:
+        run_info["cv"] = {"by": cv.by, "n_folds": cv_summary["n_folds"], "seed": int(cv.seed),
+                          "only": cv.only, "dir": str(run_dir / "cv")}
+    if cv.only:
+        if not main:
+            return float("nan")
+        metrics_cv: dict[str, Any] = {"model": cfg.model.name, "seed": int(cfg.seed), "cv": cv_summary}
+        write_json(run_dir / "metrics.json", metrics_cv)
+        write_json(run_dir / "run_info.json", {**run_info, "model_dir": None})
+        tracker.log_final(metrics_cv, _flat_params(cfg), run_name)
+        return _lookup(metrics_cv, cfg.optimized_metric)
+
+    model.fit(inputs_of(parts["train"]), parts["train"]["label"].tolist(),
+              inputs_of(val), val["label"].tolist(), scheme=scheme)
     if not main:  # another process of a multi-process run: the main process evaluates and saves
         return float("nan")
 
     metrics: dict[str, Any] = {"model": cfg.model.name, "seed": int(cfg.seed),
                                "train_seconds": model.metadata_["train_seconds"],
                                "n_train": len(parts["train"])}
+    if cv_summary is not None:
+        metrics["cv"] = cv_summary
     tables = {}
     for s in ("validation", "test"):
         if parts[s].empty:
@@ -165,12 +199,7 @@ def train(cfg: DictConfig) -> float:
     tmp.rename(final)
     metrics["model_size_bytes"] = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
     write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "run_info.json", {
-        "package_version": stance.__version__, "labels": labels, "scheme": scheme.to_dict(),
-        "seed": int(cfg.seed),
-        "data_fingerprint": data_info["fingerprint"], "dataset_dir": data_info["dataset_dir"],
-        "model": cfg.model.name, "model_dir": str(final),
-    })
+    write_json(run_dir / "run_info.json", {**run_info, "model_dir": str(final)})
     tracker.log_final(metrics, _flat_params(cfg), run_name)
     if not settings.keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)

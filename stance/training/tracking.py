@@ -107,7 +107,8 @@ class Tracker:
 
 
 def final_scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of ``metrics.json`` as flat ``split/name`` scalars."""
+    """The headline numbers of ``metrics.json`` as flat ``split/name`` scalars (``cv/name`` for
+    the pooled cross-validation figures)."""
     out: dict[str, float] = {}
     for split in ("validation", "test"):
         m = metrics.get(split)
@@ -118,6 +119,11 @@ def final_scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
                 out[f"{split}/{key}"] = float(m[key])
         for label, row in (m.get("per_class") or {}).items():
             out[f"{split}/f1_{label}"] = float(row["f1"])
+    cv = metrics.get("cv")
+    if isinstance(cv, Mapping):  # grouped cross-validation: pooled out-of-fold figures
+        for key in ("macro_f1", "accuracy", "slant_mae", "slant_spearman"):
+            if isinstance(cv.get(key), (int, float)):
+                out[f"cv/{key}"] = float(cv[key])
     if isinstance(metrics.get("train_seconds"), (int, float)):
         out["train_seconds"] = float(metrics["train_seconds"])
     return out

@@ -17,6 +17,7 @@ import pytest
 
 import stance
 from stance.training import train
+from tests.training.conftest import MINI_SPLIT
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "fixtures" / "mini_articles.jsonl"
@@ -24,7 +25,7 @@ ADVERT = "Sponsored by the Karachi Chamber of Trade and Industry."
 
 
 def _overrides(*extra: str) -> list[str]:
-    return [f"data.corpora.synthetic.path={MINI}", "trainer.n_boot=20", *extra]
+    return [f"data.corpora.synthetic.path={MINI}", *MINI_SPLIT, "trainer.n_boot=20", *extra]
 
 
 def _env() -> dict[str, str]:

@@ -18,6 +18,7 @@ from stance.evaluation.compare import compare_runs
 from stance.reporting.report import write_report
 from stance.scoring.to_file import score_to_file
 from stance.training import train
+from tests.training.conftest import MINI_SPLIT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
@@ -125,7 +126,7 @@ def test_a_model_and_data_of_different_schemes_are_refused(runs: dict, tmp_path:
     pak = tmp_path / "pak"
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("train", overrides=[f"data.corpora.synthetic.path={FIXTURES / 'mini_articles.jsonl'}",
-                                          "trainer.n_boot=20"])
+                                          *MINI_SPLIT, "trainer.n_boot=20"])
     with open_dict(cfg):
         cfg.run_dir = str(pak)
     train(cfg)
