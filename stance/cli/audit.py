@@ -216,7 +216,7 @@ class AuditReport:
         if self.poles is not None:
             a, b = self.input.scheme.poles
             shown_p = _top(self.poles, self.top)
-            lines += ["", f"## Pole asymmetry ({a} / {b}): {len(shown_p)} of {len(self.poles)} terms", "",
+            lines += ["", f"## Pole asymmetry ({a} / {b}): {len(shown_p)} of {len(self.poles):,} terms", "",
                       f"Terms in at least {s.pole_min_count} sentences of one pole whose rate in the other "
                       f"pole's sentences is at most {s.pole_max_ratio:g} times that; z: the log-odds of owner "
                       "against other pole only.", "",
@@ -294,7 +294,13 @@ def write_report(report: AuditReport, output: Path) -> list[Path]:
 def audit(input_path: Path, *, split: str | None = None, scheme: str | None = None, top: int = 30,
           settings: Any = None, terms: Sequence[str] | None = None) -> AuditReport:
     """Run the audit on ``input_path`` (no output written)."""
-    from stance.data.audit import AuditSettings, count_terms, pole_asymmetry, score_terms
+    from stance.data.audit import (
+        AuditSettings,
+        count_terms,
+        normalise_term,
+        pole_asymmetry,
+        score_terms,
+    )
 
     settings = settings or AuditSettings()
     data = load_input(input_path, scheme)
@@ -304,8 +310,8 @@ def audit(input_path: Path, *, split: str | None = None, scheme: str | None = No
     scored = score_terms(tc)
     poles = pole_asymmetry(tc, data.scheme.poles) if data.scheme.poles else None
     requested = score_terms(count_terms(frame, labels, settings, terms=terms)) if terms else None
-    if requested is not None:
-        order = {t: i for i, t in enumerate(dict.fromkeys(requested["term"]))}
+    if requested is not None:  # in the order asked for; within a term, by z
+        order = {t: i for i, t in enumerate(dict.fromkeys(normalise_term(t) for t in terms or ()))}
         requested = requested.sort_values("term", key=lambda s: s.map(order), kind="mergesort")
     return AuditReport(data, name, how, tc.n_sentences, len(tc.counts), settings, scored, poles, requested, top)
 
@@ -361,9 +367,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.write(report.markdown())
             return
         written = write_report(report, args.output)
-    n_poles = "" if report.poles is None else f", {len(report.poles)} pole-asymmetric term(s)"
+    n_poles = "" if report.poles is None else f", {len(report.poles):,} pole-asymmetric term(s)"
     console.print(f"audited {int(report.n_sentences.sum()):,} sentences (split {report.split}): "
-                  f"{int(report.terms['flagged'].sum())} flagged (term, label) pair(s){n_poles}")
+                  f"{int(report.terms['flagged'].sum()):,} flagged (term, label) pair(s){n_poles}")
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 

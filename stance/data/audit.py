@@ -61,8 +61,13 @@ STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - {"not", "no", "nor", "never", "canno
 """scikit-learn's English stop words less the negations and ``against``/``without``, which can
 carry stance. A term made of stop words only (``of the``) is not audited."""
 
-TOKEN_PATTERN = r"(?u)\b\w[\w'’-]*\b"
+TOKEN_PATTERN = r"(?u)\b\w[\w'-]*\b"
 """Words: letters, digits, inner apostrophes and hyphens (``Pakistan's``, ``cross-border``)."""
+
+
+def preprocess(text: str) -> str:
+    """Lower case, typographic apostrophes as ``'`` (``Pakistan’s`` and ``Pakistan's`` are one word)."""
+    return text.lower().replace("\u2019", "'").replace("\u2018", "'")
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,8 @@ class TermCounts:
 
 
 def normalise_term(term: str) -> str:
-    """A term as the audit spells it: lower case, tokens joined by one space."""
-    return " ".join(re.findall(TOKEN_PATTERN, term.lower()))
+    """A term as the audit spells it: :func:`preprocess`, tokens joined by one space."""
+    return " ".join(re.findall(TOKEN_PATTERN, preprocess(term)))
 
 
 def _content(term: str) -> bool:
@@ -195,12 +200,12 @@ def count_terms(df: pd.DataFrame, label_list: Sequence[str], settings: AuditSett
         if not vocab:
             raise InputError("no terms to look up", hint="give terms with at least one word")
         lengths = [len(t.split()) for t in vocab]
-        vec = CountVectorizer(ngram_range=(min(lengths), max(lengths)), binary=True, lowercase=True,
+        vec = CountVectorizer(ngram_range=(min(lengths), max(lengths)), binary=True, preprocessor=preprocess,
                               token_pattern=TOKEN_PATTERN, vocabulary=vocab, dtype=np.int64)
         X = vec.transform(texts)
         names = np.asarray(vocab, dtype=object)
     else:
-        vec = CountVectorizer(ngram_range=settings.ngram_range, binary=True, lowercase=True,
+        vec = CountVectorizer(ngram_range=settings.ngram_range, binary=True, preprocessor=preprocess,
                               token_pattern=TOKEN_PATTERN, min_df=settings.min_count, dtype=np.int64)
         try:
             X = vec.fit_transform(texts)

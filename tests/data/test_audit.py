@@ -119,7 +119,9 @@ def test_requested_terms_ignore_min_count_and_normalise() -> None:
     assert tc.counts.loc["ceasefire"].tolist() == [3, 0, 0]
     assert tc.counts.loc["the border"].tolist() == [20, 20, 20]
     assert tc.counts.loc["absent"].tolist() == [0, 0, 0]
-    assert normalise_term("Pakistan's  Foreign-Office!") == "pakistan's foreign-office"
+    assert normalise_term("Pakistan’s  Foreign-Office!") == "pakistan's foreign-office"
+    curly = pd.DataFrame({"text": ["Pakistan’s army", "Pakistan's army", "Kabul"], "label": ["pro_a"] * 3})
+    assert count_terms(curly, LABELS, terms=["pakistan's"]).counts.loc["pakistan's", "pro_a"] == 2
 
 
 def test_labels_follow_the_scheme_order_and_empty_labels_are_skipped() -> None:

@@ -97,6 +97,10 @@ def test_split_option_and_json_output(capsys, dataset, tmp_path) -> None:
     assert data["scheme"] == {"name": "pak_afghan", "labels": PAK.label_list, "poles": list(PAK.poles)}
     assert (data["terms"][0]["term"], data["terms"][0]["label"]) in {("ceasefire", ISL), ("after", ISL)}
     assert {r["term"] for r in data["requested_terms"]} == {"sovereignty"}
+    code, md = run(capsys, dataset, "--min-count", "3", "--max-ngram", "1", "--term", "Border", "--term", "sovereignty")
+    asked = md_rows(md, "Requested terms")
+    assert [r[0] for r in asked] == ["border", "sovereignty"]  # the order asked for, not by z
+    assert asked[1][1:4] == ["0", "15", "0"]
     assert all(r[f"n_{lab}"] == 0 for r in data["requested_terms"] for lab in PAK.label_list)
     both = tmp_path / "both.json"
     assert run(capsys, dataset, "--split", "train,validation", "--min-count", "3", "--max-ngram", "1", "--output", both)[0] == 0
