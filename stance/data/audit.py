@@ -12,19 +12,22 @@ Score: a 2x2 Beta-smoothed log-odds ratio per (term ``w``, label ``y``). With
 * ``p`` the corpus-wide rate of ``w`` (sentences containing it / all sentences) and ``s`` the
   prior strength (:attr:`AuditSettings.prior_strength`), prior ``a = s*p``, ``b = s*(1-p)``:
 
-    delta = log((y_i + a) / (n_i - y_i + b)) - log((y_r + a) / (n_r - y_r + b))
-    var   = 1/(y_i + a) + 1/(n_i - y_i + b) + 1/(y_r + a) + 1/(n_r - y_r + b)
+    delta = log(c(y_i + a) / c(n_i - y_i + b)) - log(c(y_r + a) / c(n_r - y_r + b))
+    var   = 1/c(y_i + a) + 1/c(n_i - y_i + b) + 1/c(y_r + a) + 1/c(n_r - y_r + b),  c(x) = max(x, 0.5)
     z     = delta / sqrt(var)
 
 ``delta`` is the (smoothed) log odds ratio of the term in the label against the other labels;
 the prior pulls both odds towards the term's corpus-wide odds, so a term seen in 3 sentences
 needs a far more lopsided split than one seen in 300 to reach the same ``z``. A term whose
 rate is the same in every label has ``delta = 0`` exactly (the prior has that rate too).
-``z >= 3`` (:attr:`AuditSettings.z_flag`) is flagged. One property to know when reading
-it: when the other labels never use a rare term (``y_r = 0``), the cell ``1/(y_r + a)`` with
-``a = s*p`` dominates the variance, so such a term gets a *lower* ``z`` than one the other
-labels use once or twice; a larger ``prior_strength`` softens this, and the ``share`` column
-(and, for the poles, :func:`pole_asymmetry`) shows such terms directly. Whether a flagged term is a *shortcut*
+``z >= 3`` (:attr:`AuditSettings.z_flag`) is flagged. Every cell is floored at half a
+sentence (``c``, the half count of the Haldane-Anscombe correction), in ``delta`` and in
+``var`` alike: without the floor, a term that the other labels never use (``y_r = 0``) gets the
+tiny cell ``a = s*p``, hence a huge variance and a *lower* ``z`` than a term they use once or
+twice, and the most exclusive vocabulary (``airspace`` in 21 pro-Kabul sentences and no other)
+is never flagged; flooring the variance alone would over-correct (the rarer the term, the
+larger its ``delta``, so a term seen once would be flagged). Cells of half a sentence or more
+are unchanged, and an equal-rate term still has ``delta = 0``. Whether a flagged term is a *shortcut*
 (a frame, a place, an office that every label's sentences could use) or a legitimate cue
 only a reader can tell; hence the example sentences.
 
@@ -107,6 +110,10 @@ class AuditSettings:
             raise ConfigError(f"pole_max_ratio must be in [0, 1), got {self.pole_max_ratio}")
 
 
+CELL_FLOOR = 0.5
+"""Smallest pseudo-count a cell of :func:`beta_log_odds` may have (module docstring)."""
+
+
 def beta_log_odds(y_i: np.ndarray, n_i: np.ndarray, y_r: np.ndarray, n_r: np.ndarray,
                   prior_strength: float) -> tuple[np.ndarray, np.ndarray]:
     """``(delta, z)`` of the 2x2 Beta-smoothed log-odds ratio (module docstring), elementwise.
@@ -120,8 +127,9 @@ def beta_log_odds(y_i: np.ndarray, n_i: np.ndarray, y_r: np.ndarray, n_r: np.nda
     a, b = prior_strength * p, prior_strength * (1.0 - p)
     informative = (p > 0) & (p < 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        delta = np.log((y_i + a) / (n_i - y_i + b)) - np.log((y_r + a) / (n_r - y_r + b))
-        var = 1 / (y_i + a) + 1 / (n_i - y_i + b) + 1 / (y_r + a) + 1 / (n_r - y_r + b)
+        cells = [np.maximum(c, CELL_FLOOR) for c in (y_i + a, n_i - y_i + b, y_r + a, n_r - y_r + b)]
+        delta = np.log(cells[0] / cells[1]) - np.log(cells[2] / cells[3])
+        var = sum(1 / c for c in cells)
         z = delta / np.sqrt(var)
     return np.where(informative, delta, 0.0), np.where(informative, z, 0.0)
 
@@ -266,8 +274,8 @@ def pole_asymmetry(tc: TermCounts, poles: Sequence[str]) -> pd.DataFrame:
     owner rate), ``z`` (the Beta-smoothed log-odds of owner against other pole only, the
     neutral label left out), ``n_<label>`` for every label, ``examples`` (owner's sentences).
     Sorted by ``n_owner`` (most frequent first), then ``rate_ratio``. Not by ``z``: a term the
-    other pole never uses has an empty cell whose variance ``1/a`` is large when the term is
-    rare, so its ``z`` is lower than that of a term the other pole uses once.
+    other pole never uses has an empty cell, floored at half a sentence, that still adds up to
+    2 to the variance, so its ``z`` can be lower than that of a term the other pole uses once.
     """
     poles = [str(p) for p in poles]
     if len(poles) != 2 or poles[0] == poles[1]:

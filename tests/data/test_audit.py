@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from stance.data.audit import (
+    CELL_FLOOR,
     AuditSettings,
     audit_terms,
     beta_log_odds,
@@ -172,3 +173,55 @@ def test_bad_input_and_settings() -> None:
         AuditSettings(prior_strength=0)
     with pytest.raises(ConfigError, match="ngram_range"):
         AuditSettings(ngram_range=(2, 1))
+
+
+def test_a_term_no_other_label_uses_is_flagged_thanks_to_the_cell_floor() -> None:
+    # 600 sentences, 200 per label; 'airspace' is in 20 pro_b sentences and in no other
+    # (y_i = 20, n_i = 200, y_r = 0, n_r = 400), like 'airspace' in the sample (0 / 21 / 0);
+    # 'overflight' is in one pro_b sentence and in no other (0 / 1 / 0).
+    rows = [(f"Report {i} of the day" + (" airspace" if lab == "pro_b" and i < 20 else "")
+             + (" overflight" if lab == "pro_b" and i == 20 else "") + ".", lab)
+            for lab in LABELS for i in range(200)]
+    settings = AuditSettings(ngram_range=(1, 1), min_count=1)
+    audit = audit_terms(pd.DataFrame(rows, columns=["text", "label"]), LABELS, settings)
+    air = row(audit, "airspace", "pro_b")
+    assert (air["n_pro_a"], air["n_pro_b"], air["n_neutral"], air["share"]) == (0, 20, 0, 1.0)
+    assert air["flagged"] and air["z"] >= 3
+    # by hand, s = 10: p = 20/600, a = s*p = 1/3, b = s*(1-p) = 29/3; the empty cell
+    # y_r + a = 1/3 is floored at half a sentence, in delta and in the variance alike
+    y_i, n_i, y_r, n_r, s = 20, 200, 0, 400, 10.0
+    p = (y_i + y_r) / (n_i + n_r)
+    a, b = s * p, s * (1 - p)
+    cells = (y_i + a, n_i - y_i + b, y_r + a, n_r - y_r + b)
+    assert cells[2] == pytest.approx(1 / 3) and min(cells[:2] + cells[3:]) > CELL_FLOOR == 0.5
+    floored = [max(c, 0.5) for c in cells]  # only y_r + a changes: 1/3 -> 1/2
+    delta = math.log(floored[0] / floored[1]) - math.log(floored[2] / floored[3])
+    z = delta / math.sqrt(sum(1 / c for c in floored))
+    assert air["delta"] == pytest.approx(delta) and air["z"] == pytest.approx(z)
+    assert delta == pytest.approx(4.48, abs=0.01) and z == pytest.approx(3.12, abs=0.01)
+    # without any floor the empty cell alone adds 3 to the variance: z = 2.79 < 3, so the term
+    # only one label uses would not be flagged (the reason for the floor)
+    delta0 = math.log(cells[0] / cells[1]) - math.log(cells[2] / cells[3])
+    unfloored = delta0 / math.sqrt(sum(1 / c for c in cells))
+    assert unfloored == pytest.approx(2.79, abs=0.01) and unfloored < 3 <= z
+    # a term in a single sentence of one label and none of the others is not flagged: its
+    # floored delta is small too (by hand: a = 1/60, cell y_r + a -> 1/2; z = 0.80)
+    once = row(audit, "overflight", "pro_b")
+    assert (once["n_pro_a"], once["n_pro_b"], once["n_neutral"], once["share"]) == (0, 1, 0, 1.0)
+    assert not once["flagged"] and once["z"] == pytest.approx(0.80, abs=0.01)
+
+
+def test_a_single_sentence_term_is_not_flagged_where_a_variance_only_floor_would_flag_it() -> None:
+    # the sample's train split before round 3: 'afghan people' in 1 of 455 pro_kabul sentences
+    # and in none of the 1,457 others. Floored in every cell: delta 1.85, z 1.07, not flagged.
+    y_i, n_i, y_r, n_r, s = 1, 455, 0, 1457, 10.0
+    delta, z = beta_log_odds(np.array([y_i]), np.array([n_i]), np.array([y_r]), np.array([n_r]), s)
+    assert delta[0] == pytest.approx(1.85, abs=0.01) and z[0] == pytest.approx(1.07, abs=0.01) and z[0] < 3
+    # flooring only the variance keeps the unfloored delta of 6.41 (the empty cell a = s*p = 0.005
+    # in a ratio) over a floored standard error: z = 3.70, flagged on one sentence
+    p = (y_i + y_r) / (n_i + n_r)
+    a, b = s * p, s * (1 - p)
+    cells = (y_i + a, n_i - y_i + b, y_r + a, n_r - y_r + b)
+    delta0 = math.log(cells[0] / cells[1]) - math.log(cells[2] / cells[3])
+    var_only = delta0 / math.sqrt(sum(1 / max(c, 0.5) for c in cells))
+    assert delta0 == pytest.approx(6.41, abs=0.01) and var_only == pytest.approx(3.70, abs=0.01) and var_only >= 3
