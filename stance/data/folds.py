@@ -173,8 +173,10 @@ def make_folds(
 
     ``by="source_group"`` (and ``k=None`` for the other modes) gives one fold per group
     (``LeaveOneGroupOut``). Otherwise ``k`` folds: ``StratifiedGroupKFold`` on the ``label``
-    column when ``stratify`` (shuffled with ``seed``), else, or when stratifying leaves a fold
-    empty, ``GroupKFold``. Raises :class:`~stance.errors.ConfigError` for ``k`` below 2 or above
+    column when ``stratify``, else, or when stratifying leaves a fold empty, ``GroupKFold``
+    shuffled with ``seed``. ``StratifiedGroupKFold`` uses ``seed`` only to break ties between
+    groups with the same label spread, so for outlets with distinct label mixes its folds are
+    the same for every seed: use ``stratify=False`` for folds that vary with the seed. Raises :class:`~stance.errors.ConfigError` for ``k`` below 2 or above
     the number of groups.
     """
     if frame.empty:

@@ -26,7 +26,7 @@ from stance.models.base import StanceClassifier
 from stance.scheme import Scheme
 
 PRED_COLUMNS: tuple[str, ...] = (
-    "sentence_id", "article_id", "source", "text", "attributed", "speaker_side", "label",
+    "sentence_id", "article_id", "source", "text", "input", "attributed", "speaker_side", "label",
 )
 
 

@@ -118,9 +118,12 @@ def _build(tmp_path, *overrides):
 
 
 def test_build_records_the_input_settings_and_composes_the_input_column(tmp_path):
-    plain = _build(tmp_path)
+    plain = _build(tmp_path, "data/input=plain")
     assert plain.sentences["input"].tolist() == plain.sentences["text"].tolist()
     assert plain.preprocessing["input"] == {"speaker": False, "context": 0, "title": False}
+    default = _build(tmp_path)  # the default reads the speaker side
+    assert default.preprocessing["input"] == {"speaker": True, "context": 0, "title": False}
+    assert default.sentences["input"].iloc[0] == "<speaker: islamabad> " + default.sentences["text"].iloc[0]
     ctx = _build(tmp_path, "data/input=context")
     assert ctx.preprocessing["input"] == {"speaker": True, "context": 1, "title": True}
     first = ctx.sentences["input"].iloc[0]

@@ -87,7 +87,8 @@ def run_cv(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Run]:
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(TfidfClassifier, "_fit", recording)
                 mp.setattr(TfidfClassifier, "uses_validation", uses_validation)
-                train(compose_train("model=tfidf", *overrides, *reuse, run_dir=run_dir))
+                # plain input: the recorded fit inputs are then the sentence texts themselves
+                train(compose_train("model=tfidf", "data/input=plain", *overrides, *reuse, run_dir=run_dir))
             if not built:
                 built.append(run_dir / "dataset")
             cache[key] = Run(run_dir, fits, built[0])

@@ -38,12 +38,13 @@ def test_train_writes_complete_run_dir(make_cfg, tmp_path: Path, model: str) -> 
     assert manifest["labels"] == list(LABELS) and manifest["package_version"] == stance.__version__
     assert manifest["config"]["model"]["name"] == model
 
-    # round trip: identical probabilities after load
+    # round trip: identical probabilities after load, from what the model read (its input)
     pred = pd.read_parquet(run / "predictions_test.parquet")
+    assert pred["input"].str.startswith("<speaker: ").all()  # the default input: speaker side first
     loaded = stance.load_model(run / "model")
-    proba = loaded.predict_proba(pred["text"].tolist())
+    proba = loaded.predict_proba(pred["input"].tolist())
     np.testing.assert_allclose(proba, pred[[f"proba_{c}" for c in LABELS]].to_numpy(), atol=1e-5)
-    assert list(loaded.predict(pred["text"].tolist())) == pred["pred"].tolist()
+    assert list(loaded.predict(pred["input"].tolist())) == pred["pred"].tolist()
 
 
 def test_seed_makes_runs_reproducible(make_cfg, tmp_path: Path) -> None:
