@@ -53,7 +53,7 @@ def _tables(out: Path) -> dict[str, Path]:
     cols = ["sentence_id", "article_id", "source", "title", "date", "text", "label", "split"]
     tables = {}
     r3 = _round3_sources()
-    for name, keep in (("all", df.index == df.index),
+    for name, keep in (("all", pd.Series(True, index=df.index)),
                        ("no_round3", ~(df["source"].isin(r3) & (df["split"] == "train")))):
         path = out / f"sentences_{name}.parquet"
         part = df[keep][cols]

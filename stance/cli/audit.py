@@ -149,6 +149,11 @@ def select_split(frame: pd.DataFrame, split: str | None, where: Path) -> tuple[p
 # --------------------------------------------------------------------------- output
 
 
+def _count_cells(row: Any, labels: Sequence[str]) -> str:
+    """The ``n_<label>`` sentence counts of a table row as Markdown cells."""
+    return " | ".join(str(int(getattr(row, f"n_{lab}"))) for lab in labels)
+
+
 def _md(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
@@ -210,7 +215,7 @@ class AuditReport:
                  f"| # | term | label | z | delta | {' | '.join(labels)} | share | flagged | example |",
                  "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---:|---|---|"]
         for i, r in enumerate(shown.itertuples(index=False), 1):
-            counts = " | ".join(str(int(getattr(r, f"n_{lab}"))) for lab in labels)
+            counts = _count_cells(r, labels)
             lines.append(f"| {i} | {_md(r.term)} | {r.label} | {r.z:.2f} | {r.delta:.2f} | {counts} | "
                          f"{r.share:.2f} | {'yes' if r.flagged else ''} | {_example(r.examples)} |")
         if self.poles is not None:
@@ -223,7 +228,7 @@ class AuditReport:
                       f"| # | term | owner | z (poles) | rate ratio | {' | '.join(labels)} | example |",
                       "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---|"]
             for i, r in enumerate(shown_p.itertuples(index=False), 1):
-                counts = " | ".join(str(int(getattr(r, f"n_{lab}"))) for lab in labels)
+                counts = _count_cells(r, labels)
                 lines.append(f"| {i} | {_md(r.term)} | {r.owner} | {r.z:.2f} | {r.rate_ratio:.3f} | {counts} | "
                              f"{_example(r.examples)} |")
         else:

@@ -107,11 +107,12 @@ class ModelInput:
             out.append(" | ".join(parts))
         return out
 
-    def compose_records(self, records: Iterable[Mapping[str, Any]]) -> list[str]:
+    def compose_records(self, records: Iterable[Mapping[str, Any]], title: Any = None) -> list[str]:
         """Inputs for sentence records of one article (keys ``text``, optional ``speaker_side``
-        and ``title``), already in reading order."""
+        and ``title``), already in reading order; ``title`` given here wins over the records'."""
         recs = list(records)
-        title = next((r.get("title") for r in recs if not _blank(r.get("title"))), None)
+        if _blank(title):
+            title = next((r.get("title") for r in recs if not _blank(r.get("title"))), None)
         return self.compose_article([r["text"] for r in recs], [r.get("speaker_side") for r in recs], title)
 
     def compose_frame(self, df: pd.DataFrame) -> pd.Series:
@@ -123,19 +124,13 @@ class ModelInput:
         if not self.active:
             return df["text"].astype(str)
         out = pd.Series(index=df.index, dtype=object)
-        has_article = "article_id" in df and df["article_id"].notna()
-        lone = df.index[~has_article] if "article_id" in df else df.index
-        for i in lone:
-            row = df.loc[i]
-            out[i] = self.compose_article([row["text"]], [row.get("speaker_side")], row.get("title"))[0]
-        if "article_id" in df:
-            grouped = df[has_article].groupby("article_id", sort=False)
-            for _, g in grouped:
-                if "index" in g and g["index"].notna().all():
-                    g = g.sort_values("index", kind="stable")
-                title = next((t for t in g["title"] if not _blank(t)), None) if "title" in g else None
-                sides = g["speaker_side"].tolist() if "speaker_side" in g else None
-                out[g.index] = self.compose_article(g["text"].tolist(), sides, title)
+        aid = df["article_id"] if "article_id" in df else pd.Series(None, index=df.index, dtype=object)
+        articles = [df.loc[[i]] for i in df.index[aid.isna()]]  # no article id: its own article
+        articles += [g for _, g in df[aid.notna()].groupby(aid[aid.notna()], sort=False)]
+        for g in articles:
+            if "index" in g and g["index"].notna().all():
+                g = g.sort_values("index", kind="stable")
+            out[g.index] = self.compose_records(g.to_dict("records"))
         return out
 
 

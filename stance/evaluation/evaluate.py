@@ -34,8 +34,9 @@ def predict_frame(model: StanceClassifier, sentences: pd.DataFrame) -> pd.DataFr
     """Predictions for a sentence table: its id columns, gold ``label``, ``pred`` and ``proba_<label>``.
 
     The model reads the table's ``input`` column (:func:`stance.data.model_input.inputs_of`),
-    composed when the dataset was built; the caller checks that it was built with the model's
-    input settings (``stance-evaluate`` does).
+    composed when the dataset was built; a caller evaluating a model on a dataset built with
+    other input settings recomposes it first (``stance-evaluate`` does, with
+    :func:`stance.data.model_input.with_model_inputs`).
     """
     keep = [c for c in PRED_COLUMNS if c in sentences.columns]
     out = sentences[keep].reset_index(drop=True).copy()

@@ -263,10 +263,7 @@ def score_articles(
                 "speaker_side": s.speaker_side,
             } for s in got.sentences]
             if prep.model_input.active:
-                texts = [r["text"] for r in recs]
-                sides = [r["speaker_side"] for r in recs]
-                for r, x in zip(recs, prep.model_input.compose_article(texts, sides, got.title), strict=True):
-                    r["input"] = x
+                _add_inputs(recs, prep.model_input, got.title)
             yield from recs
 
     yield from _score_stream(model, rows(), batch_size, stats)
@@ -321,6 +318,14 @@ def score_sentences(
     yield from _score_stream(model, _compose_by_article(rows(), fmt) if fmt.active else rows(), batch_size, stats)
 
 
+def _add_inputs(recs: list[dict[str, Any]], fmt: ModelInput, title: str | None = None) -> list[dict[str, Any]]:
+    """Set the model ``input`` of one article's records, in reading order (``title``: the
+    article's; None = the records' own ``title`` field)."""
+    for r, x in zip(recs, fmt.compose_records(recs, title), strict=True):
+        r["input"] = x
+    return recs
+
+
 def _compose_by_article(rows: Iterator[dict[str, Any]], fmt: ModelInput) -> Iterator[dict[str, Any]]:
     """Add each row's model ``input``; consecutive rows of one ``article_id`` are one article in
     reading order (its neighbours and title), a row without an article id stands alone. Only
@@ -328,9 +333,7 @@ def _compose_by_article(rows: Iterator[dict[str, Any]], fmt: ModelInput) -> Iter
     group: list[dict[str, Any]] = []
 
     def flush() -> list[dict[str, Any]]:
-        for r, x in zip(group, fmt.compose_records(group), strict=True):
-            r["input"] = x
-        return group
+        return _add_inputs(group, fmt)
 
     for row in rows:
         if group and (row["article_id"] is None or row["article_id"] != group[0]["article_id"]):
