@@ -76,11 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     pd.set_option("display.width", 200)
     pd.set_option("display.max_colwidth", 90)
 
-    from stance.data.annotations import load_annotations, write_annotations
-    from stance.models.tfidf import TfidfClassifier
-    from stance.resources import sample_dir
-    from stance.weak.agreement import agreement_report, audit_label_issues, pairwise_kappa
-    from stance.weak.annotation_io import (
+    from stance.annotation.agreement import agreement_report, audit_label_issues, pairwise_kappa
+    from stance.annotation.exchange import (
         adjudicate,
         labelstudio_tasks,
         read_doccano,
@@ -88,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         write_doccano,
         write_labelstudio,
     )
-    from stance.weak.select import select_for_annotation
+    from stance.annotation.select import select_for_annotation
+    from stance.data.annotations import load_annotations, write_annotations
+    from stance.models.tfidf import TfidfClassifier
+    from stance.resources import sample_dir
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
+from stance.jsonio import to_jsonable
 
 
 class OutputError(StanceError):
@@ -105,8 +106,6 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, obj: Any, **dumps: Any) -> None:
     """Write JSON atomically (``to_jsonable`` first: numpy values and paths become JSON)."""
-    from stance.jsonio import to_jsonable
-
     write_text_atomic(path, json.dumps(to_jsonable(obj), **{"indent": 2, "ensure_ascii": False,
                                                            "default": str, **dumps}))
 

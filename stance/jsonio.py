@@ -1,4 +1,5 @@
-"""JSON helpers shared by the model manifest, run directories and scoring state."""
+"""Plain-JSON conversion shared by the model manifest, run directories and scoring state
+(writing JSON files is :func:`stance.atomic.write_json_atomic`)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,3 @@ def to_jsonable(obj: Any) -> Any:
         return str(obj)
     return obj
 
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (:func:`stance.atomic.write_json_atomic`): never a half-written file."""
-    from stance.atomic import write_json_atomic
-
-    write_json_atomic(Path(path), obj)

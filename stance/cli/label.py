@@ -70,8 +70,8 @@ def print_analysis(table: pd.DataFrame, title: str) -> None:
 
 def label(cfg: DictConfig) -> dict[str, Any]:
     """Weak-label the configured sentences and write the outputs; returns a summary."""
-    from stance.weak.analysis import lf_analysis
-    from stance.weak.training_labels import labeler_from_config, labels_config
+    from stance.annotation.analysis import lf_analysis
+    from stance.annotation.training_labels import labeler_from_config, labels_config
 
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)

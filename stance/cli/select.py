@@ -32,8 +32,8 @@ def select(model_dir: Path, input_path: Path, n: int, output: Path, fmt: str = "
            splits: list[str] | None = None) -> Path:
     """Select ``n`` sentences and write them to ``output`` in ``fmt``; returns the path."""
     import stance
-    from stance.weak.annotation_io import with_context, write_doccano, write_labelstudio
-    from stance.weak.select import load_sentence_table, select_for_annotation
+    from stance.annotation.exchange import with_context, write_doccano, write_labelstudio
+    from stance.annotation.select import load_sentence_table, select_for_annotation
 
     model = stance.load_model(model_dir)
     sentences = load_sentence_table(input_path)

@@ -30,12 +30,12 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.base import clone
 
+from stance.atomic import write_json_atomic
 from stance.data.folds import CV_MODES, Folds, inner_split, make_folds
 from stance.data.model_input import inputs_of
 from stance.errors import ConfigError, InputError
 from stance.evaluation.bias import gold_vs_pred_by_source
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
-from stance.jsonio import write_json
 from stance.metrics import classification_metrics
 from stance.models.base import StanceClassifier
 from stance.scheme import Scheme
@@ -311,10 +311,10 @@ def run_cv(
             info["group_column"] = settings.column
         else:
             info["group_of_source"] = dict(sorted(zip(pairs["source"], pairs["group"], strict=True)))
-    write_json(out / "folds.json", info)
+    write_json_atomic(out / "folds.json", info)
     m = cv_metrics(oof, folds, scheme, n_boot=n_boot, seed=seed, min_sentences=min_sentences,
                    min_articles=min_articles)
-    write_json(out / "metrics.json", _clean(m))
+    write_json_atomic(out / "metrics.json", _clean(m))
     summary = summary_of(m)
     ci = summary["macro_f1_ci"]
     log.info("cv=%s pooled out-of-fold macro-F1 %.3f [%.3f, %.3f] over %d sentences (%d folds)",

@@ -17,12 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import stance
+from stance.atomic import write_json_atomic
 from stance.data.build import BuildResult, write_dataset
 from stance.data.from_config import build_from_config, scheme_from_config
 from stance.data.model_input import inputs_of
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
-from stance.jsonio import write_json
 from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
 from stance.resources import legacy_scheme
@@ -117,7 +117,7 @@ def train(cfg: DictConfig) -> float:
     if label_mode not in ("gold", "weak", "gold+weak"):
         raise ConfigError(f"data.labels={label_mode!r}: expected gold, weak or gold+weak")
     if label_mode != "gold":
-        from stance.weak.training_labels import apply_label_mode
+        from stance.annotation.training_labels import apply_label_mode
 
         df = apply_label_mode(df, label_mode, cfg)
     model: StanceClassifier = instantiate(cfg.model.classifier, _convert_="all")
@@ -158,8 +158,8 @@ def train(cfg: DictConfig) -> float:
         if not main:
             return float("nan")
         metrics_cv: dict[str, Any] = {"model": cfg.model.name, "seed": int(cfg.seed), "cv": cv_summary}
-        write_json(run_dir / "metrics.json", metrics_cv)
-        write_json(run_dir / "run_info.json", {**run_info, "model_dir": None})
+        write_json_atomic(run_dir / "metrics.json", metrics_cv)
+        write_json_atomic(run_dir / "run_info.json", {**run_info, "model_dir": None})
         tracker.log_final(metrics_cv, _flat_params(cfg), run_name)
         return _lookup(metrics_cv, cfg.optimized_metric)
 
@@ -198,8 +198,8 @@ def train(cfg: DictConfig) -> float:
         shutil.rmtree(final)
     tmp.rename(final)
     metrics["model_size_bytes"] = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
-    write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "run_info.json", {**run_info, "model_dir": str(final)})
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_json_atomic(run_dir / "run_info.json", {**run_info, "model_dir": str(final)})
     tracker.log_final(metrics, _flat_params(cfg), run_name)
     if not settings.keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)

@@ -47,17 +47,17 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
 def _instantiate_all(cfg: DictConfig, skip_readers: bool = False) -> int:
     n = 0
     for path, node in _targets(cfg):
-        if (skip_readers and path.startswith("data.corpora")) or path.startswith("labels_fn."):
+        if (skip_readers and path.startswith("data.corpora")) or path.startswith("annotation."):
             continue
         obj = instantiate(node, _convert_="all")
         assert obj is not None, path
         n += 1
-    if cfg.get("labels_fn") is not None and cfg.scheme.name == "pak_afghan":
+    if cfg.get("annotation") is not None and cfg.scheme.name == "pak_afghan":
         # labelling functions take their name from their key: built by their own factory;
         # the packaged LF file is written for the pak_afghan scheme
-        from stance.weak.training_labels import labeler_from_config
+        from stance.annotation.training_labels import labeler_from_config
 
-        labeler = labeler_from_config(cfg.labels_fn)
+        labeler = labeler_from_config(cfg.annotation)
         n += len(labeler.lfs)
     return n
 

@@ -12,7 +12,7 @@
   that no sentence is scored by a model that saw its own article.
 
 Records are :class:`~stance.data.annotations.Annotation` objects (as read by
-:mod:`stance.weak.annotation_io`) or a DataFrame with ``sentence_id``, ``label``,
+:mod:`stance.annotation.exchange`) or a DataFrame with ``sentence_id``, ``label``,
 ``annotator``.
 """
 

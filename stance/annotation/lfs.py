@@ -9,7 +9,7 @@ by the one-off :meth:`PrototypeLF.fit` that picks prototypes), so applying it tw
 same sentence gives the same vote.
 
 The definitions follow the labelling contract (docs/LABELING.md); every word list is a
-constructor argument, and ``configs/labels/default.yaml`` builds the default set with Hydra.
+constructor argument, and ``configs/annotation/default.yaml`` builds the default set with Hydra.
 Term lists are regular-expression fragments, matched case-insensitively on word boundaries
 after curly quotes are straightened.
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from stance.annotation.aggregate import votes_matrix
 from stance.metrics import macro_f1
-from stance.weak.aggregate import votes_matrix
 
 __all__ = ["ANALYSIS_COLUMNS", "lf_analysis"]
 
@@ -49,7 +49,7 @@ def lf_analysis(
     """One row per LF (``kind="lf"``) and per aggregate (``kind="aggregate"``).
 
     Args:
-        votes: one column per LF, label or None (from :func:`stance.weak.lfs.apply_lfs`).
+        votes: one column per LF, label or None (from :func:`stance.annotation.lfs.apply_lfs`).
         gold: gold labels aligned with ``votes`` rows (None/NaN = no gold).
         aggregates: name -> aggregated labels aligned with ``votes`` rows (None = abstain).
         labels: the label set.

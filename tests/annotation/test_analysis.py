@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from stance.weak.analysis import lf_analysis
+from stance.annotation.analysis import lf_analysis
 from tests.schemes import LABELS
 
 ISL, KBL, NEU = "pro_islamabad", "pro_kabul", "neutral"

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from stance.data.annotations import Annotation
-from stance.weak.agreement import (
+from stance.annotation.agreement import (
     agreement_report,
     annotation_matrix,
     audit_label_issues,
@@ -19,6 +18,7 @@ from stance.weak.agreement import (
     out_of_fold_proba,
     pairwise_kappa,
 )
+from stance.data.annotations import Annotation
 from tests.schemes import LABELS
 
 ISL, KBL, NEU = "pro_islamabad", "pro_kabul", "neutral"

@@ -9,22 +9,22 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from stance.annotation.lfs import PrototypeLF
+from stance.annotation.training_labels import apply_label_mode, labeler_from_config, labels_config
 from stance.errors import ConfigError
-from stance.weak.lfs import PrototypeLF
-from stance.weak.training_labels import apply_label_mode, labeler_from_config, labels_config
 from tests.schemes import LABELS
 
 LFS = {
-    "kabul": {"_target_": "stance.weak.lfs.LexiconLF", "label": "pro_kabul", "terms": ["sovereignty"]},
-    "isl": {"_target_": "stance.weak.lfs.LexiconLF", "label": "pro_islamabad", "terms": ["khawarij"]},
-    "neutral": {"_target_": "stance.weak.lfs.LexiconLF", "label": "neutral", "terms": ["talks"]},
+    "kabul": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "pro_kabul", "terms": ["sovereignty"]},
+    "isl": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "pro_islamabad", "terms": ["khawarij"]},
+    "neutral": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "neutral", "terms": ["talks"]},
 }
 
 
 def _cfg(tmp_path: Path | None = None, **agg: object) -> object:
-    node = {"lfs": LFS, "aggregator": {"_target_": "stance.weak.aggregate.MajorityVote", "labels": list(LABELS),
+    node = {"lfs": LFS, "aggregator": {"_target_": "stance.annotation.aggregate.MajorityVote", "labels": list(LABELS),
                                        "none_label": "neutral", **agg}}
-    return OmegaConf.create({"labels_fn": node, "run_dir": str(tmp_path) if tmp_path else None})
+    return OmegaConf.create({"annotation": node, "run_dir": str(tmp_path) if tmp_path else None})
 
 
 @pytest.fixture
@@ -91,9 +91,9 @@ def test_test_rows_never_reach_lfs_or_prototypes(df: pd.DataFrame) -> None:
         def __call__(self, sentence: dict) -> None:
             seen.append(sentence["split"])
 
-    labeler = labeler_from_config(_cfg().labels_fn)
+    labeler = labeler_from_config(_cfg().annotation)
     labeler.lfs.append(Spy())
-    from stance.weak import training_labels
+    from stance.annotation import training_labels
 
     orig = training_labels.labeler_from_config
     training_labels.labeler_from_config = lambda node: labeler
@@ -107,12 +107,12 @@ def test_test_rows_never_reach_lfs_or_prototypes(df: pd.DataFrame) -> None:
     assert {p["text"] for p in lf.prototypes_} == {"sovereignty was violated", "khawarij attacked", "nothing to see"}
 
 
-def test_labels_fn_is_required() -> None:
-    with pytest.raises(ConfigError, match="labels_fn"):
+def test_annotation_is_required() -> None:
+    with pytest.raises(ConfigError, match="annotation"):
         labels_config(OmegaConf.create({"data": {}}))
 
 
-def test_train_config_wires_labels_fn() -> None:
+def test_train_config_wires_annotation() -> None:
     from hydra import compose, initialize_config_dir
 
     import stance.cli._hydra  # noqa: F401
@@ -121,22 +121,22 @@ def test_train_config_wires_labels_fn() -> None:
     for name in ("train", "label"):
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose(config_name=name, overrides=["data.labels=weak"] if name == "train" else [])
-        assert labels_config(cfg) is cfg.labels_fn
+        assert labels_config(cfg) is cfg.annotation
         # the LFs resolve speakers with the scheme's gazetteer, vote the scheme's labels
-        assert cfg.labels_fn.lfs.retaliation.actors == cfg.scheme.actors == cfg.data.attribution.actors
-        assert cfg.labels_fn.aggregators.majority.labels == cfg.scheme.labels
-        labeler = labeler_from_config(cfg.labels_fn)  # builds every LF (MiniLM is loaded lazily)
+        assert cfg.annotation.lfs.retaliation.actors == cfg.scheme.actors == cfg.data.attribution.actors
+        assert cfg.annotation.aggregators.majority.labels == cfg.scheme.labels
+        labeler = labeler_from_config(cfg.annotation)  # builds every LF (MiniLM is loaded lazily)
         assert {"attribution_sides", "lexicon_kabul", "retaliation", "prototype"} <= set(labeler.names)
         retaliation = next(lf for lf in labeler.lfs if lf.name == "retaliation")
         assert retaliation({"text": "Afghan forces responded to the shelling."}) == "pro_kabul"
 
 
 def test_aggregator_by_name() -> None:
-    from stance.weak.aggregate import DawidSkene, MajorityVote
+    from stance.annotation.aggregate import DawidSkene, MajorityVote
 
     node = OmegaConf.create({"lfs": LFS, "aggregator": "ds", "aggregators": {
-        "ds": {"_target_": "stance.weak.aggregate.DawidSkene", "labels": list(LABELS)},
-        "mv": {"_target_": "stance.weak.aggregate.MajorityVote", "labels": list(LABELS), "none_label": "neutral"}}})
+        "ds": {"_target_": "stance.annotation.aggregate.DawidSkene", "labels": list(LABELS)},
+        "mv": {"_target_": "stance.annotation.aggregate.MajorityVote", "labels": list(LABELS), "none_label": "neutral"}}})
     assert isinstance(labeler_from_config(node).aggregator, DawidSkene)
     node.aggregator = "mv"
     assert isinstance(labeler_from_config(node).aggregator, MajorityVote)

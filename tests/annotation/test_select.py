@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stance.annotation.select import select_for_annotation, uncertainty
 from stance.errors import InputError
-from stance.weak.select import select_for_annotation, uncertainty
 
 
 class FakeModel:

@@ -1,14 +1,14 @@
 """Weak labels for training: LFs + aggregator from config, and ``apply_label_mode``.
 
-Which LFs: the config node ``cfg.labels_fn`` (the Hydra group ``configs/labels/``, selected by
-``- labels: default`` in ``train.yaml`` / ``label.yaml``; each option file carries
-``# @package labels_fn``). A config without that node (an older ``train.yaml``, a config
-built by hand in Python) falls back to the packaged ``configs/labels/default.yaml``, resolved
+Which LFs: the config node ``cfg.annotation`` (the Hydra group ``configs/annotation/``, selected by
+``- annotation: default`` in ``train.yaml`` / ``label.yaml``; each option file carries
+``# @package annotation``). A config without that node (an older ``train.yaml``, a config
+built by hand in Python) falls back to the packaged ``configs/annotation/default.yaml``, resolved
 against the same root config so that ``${data.attribution.actors}`` still finds the run's
 gazetteer. The node has the keys ``lfs`` (name -> Hydra node of an LF; ``null`` drops one),
-``aggregator`` (a Hydra node of :class:`~stance.weak.aggregate.MajorityVote` or
-:class:`~stance.weak.aggregate.DawidSkene`, or the name of one of ``aggregators``) and
-optionally ``aggregators`` (name -> Hydra node), so ``labels_fn.aggregator=dawid_skene``
+``aggregator`` (a Hydra node of :class:`~stance.annotation.aggregate.MajorityVote` or
+:class:`~stance.annotation.aggregate.DawidSkene`, or the name of one of ``aggregators``) and
+optionally ``aggregators`` (name -> Hydra node), so ``annotation.aggregator=dawid_skene``
 switches the aggregator from the command line.
 
 Leakage rules: weak labels are computed for the train and validation splits only; test rows
@@ -30,10 +30,10 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from stance.annotation.aggregate import Aggregator
+from stance.annotation.analysis import lf_analysis
+from stance.annotation.lfs import LabelingFunction, apply_lfs
 from stance.errors import ConfigError
-from stance.weak.aggregate import Aggregator
-from stance.weak.analysis import lf_analysis
-from stance.weak.lfs import LabelingFunction, apply_lfs
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ WEAK_SPLITS = ("train", "validation")
 
 
 def labels_config(cfg: DictConfig) -> DictConfig:
-    """The LF config node of a composed config (``cfg.labels_fn``, from the ``labels`` group)."""
-    node = cfg.get("labels_fn") if cfg is not None else None
+    """The LF config node of a composed config (``cfg.annotation``, from the ``labels`` group)."""
+    node = cfg.get("annotation") if cfg is not None else None
     if node is None:
-        raise ConfigError("no labelling functions configured: the config has no labels_fn "
-                          "(select a file of configs/labels/, e.g. labels=default)")
+        raise ConfigError("no labelling functions configured: the config has no annotation "
+                          "(select a file of configs/annotation/, e.g. annotation=default)")
     return node
 
 
@@ -64,7 +64,7 @@ def labeler_from_config(node: DictConfig | dict[str, Any]) -> WeakLabeler:
     if not isinstance(node, DictConfig):
         node = OmegaConf.create(node)
     if not node.get("lfs"):
-        raise ConfigError("labels_fn.lfs is empty: configure at least one labelling function")
+        raise ConfigError("annotation.lfs is empty: configure at least one labelling function")
     lfs = []
     for name, lf_node in node.lfs.items():
         if lf_node is None:
@@ -72,19 +72,19 @@ def labeler_from_config(node: DictConfig | dict[str, Any]) -> WeakLabeler:
         try:
             lf = instantiate(lf_node, name=str(name), _convert_="all")
         except Exception as e:  # noqa: BLE001 - report which LF failed to build
-            raise ConfigError(f"labels_fn.lfs.{name}: cannot build the labelling function: {e}") from e
+            raise ConfigError(f"annotation.lfs.{name}: cannot build the labelling function: {e}") from e
         if not callable(lf):
-            raise ConfigError(f"labels_fn.lfs.{name} is not callable (got {type(lf).__name__})")
+            raise ConfigError(f"annotation.lfs.{name} is not callable (got {type(lf).__name__})")
         lfs.append(lf)
     agg_node = node.get("aggregator")
     if isinstance(agg_node, str):
         choices = node.get("aggregators") or {}
         if agg_node not in choices:
-            raise ConfigError(f"labels_fn.aggregator={agg_node!r} is not one of labels_fn.aggregators "
+            raise ConfigError(f"annotation.aggregator={agg_node!r} is not one of annotation.aggregators "
                               f"({', '.join(choices) or 'none defined'})")
         agg_node = choices[agg_node]
     if not agg_node:
-        raise ConfigError("labels_fn.aggregator is not set: name one of labels_fn.aggregators")
+        raise ConfigError("annotation.aggregator is not set: name one of annotation.aggregators")
     return WeakLabeler(lfs, instantiate(agg_node, _convert_="all"))
 
 
@@ -184,7 +184,7 @@ def apply_label_mode(df: pd.DataFrame, mode: str, cfg: DictConfig) -> pd.DataFra
       against weak labels; only the test split measures against gold.
     * ``gold+weak``: gold where present, else the weak label; rows with neither are dropped.
 
-    LFs come from ``cfg.labels_fn`` (the ``labels`` config group). Adds
+    LFs come from ``cfg.annotation`` (the ``labels`` config group). Adds
     ``gold_label`` (the original gold) and ``label_source`` (``gold``/``weak``) columns. When
     ``cfg.run_dir`` is set, writes ``weak_labels.parquet`` and ``weak_label_analysis.csv``
     there.

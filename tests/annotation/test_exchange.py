@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stance.errors import InputError
-from stance.weak.annotation_io import (
+from stance.annotation.exchange import (
     adjudicate,
     annotations_frame,
     labelstudio_config,
@@ -21,6 +20,7 @@ from stance.weak.annotation_io import (
     write_doccano,
     write_labelstudio,
 )
+from stance.errors import InputError
 from tests.schemes import LABELS
 
 

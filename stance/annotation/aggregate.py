@@ -1,7 +1,7 @@
 """Combining LF votes into one weak label per sentence.
 
 Votes are a DataFrame with one column per LF holding a label or None (abstain), as returned
-by :func:`stance.weak.lfs.apply_lfs`. Two aggregators share one interface
+by :func:`stance.annotation.lfs.apply_lfs`. Two aggregators share one interface
 (``fit(votes) -> self``, ``predict_proba(votes) -> (n, K) array``, ``predict(votes) -> labels
 or None``):
 

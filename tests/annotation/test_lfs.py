@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from stance.errors import ConfigError
-from stance.weak.lfs import (
+from stance.annotation.lfs import (
     AttributionLF,
     ClaimRebuttalLF,
     LexiconLF,
@@ -15,7 +14,8 @@ from stance.weak.lfs import (
     RetaliationLF,
     apply_lfs,
 )
-from stance.weak.training_labels import labeler_from_config
+from stance.annotation.training_labels import labeler_from_config
+from stance.errors import ConfigError
 from tests.schemes import LABELS
 
 SIDE_LABELS = {"islamabad": "pro_islamabad", "kabul": "pro_kabul"}
@@ -98,7 +98,7 @@ def test_lexicon_min_matches_and_validation() -> None:
     assert lf(s("The mediators said the talks went on.")) == "neutral"
     with pytest.raises(ValueError):
         LexiconLF("bad", "neutral", terms=["("])
-    # labels are checked against the scheme when votes are aggregated (stance.weak.aggregate)
+    # labels are checked against the scheme when votes are aggregated (stance.annotation.aggregate)
     with pytest.raises(ConfigError, match="side_labels is empty"):
         AttributionLF("bad")
     with pytest.raises(ConfigError, match="gazetteer"):
@@ -171,7 +171,7 @@ def packaged_lfs() -> dict:
     from stance.resources import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        node = compose(config_name="label").labels_fn
+        node = compose(config_name="label").annotation
     node.lfs.prototype = None  # tested separately (loads MiniLM)
     return {lf.name: lf for lf in labeler_from_config(node).lfs}
 

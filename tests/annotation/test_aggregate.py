@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stance.annotation.aggregate import DawidSkene, MajorityVote, votes_matrix
 from stance.errors import ConfigError
-from stance.weak.aggregate import DawidSkene, MajorityVote, votes_matrix
 from tests.schemes import LABELS
 
 ISL, KBL, NEU = LABELS  # pro_islamabad, pro_kabul, neutral

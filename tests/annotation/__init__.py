@@ -1,0 +1,1 @@
+"""Tests of weak supervision and the annotation loop (stance.annotation)."""

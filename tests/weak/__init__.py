@@ -1,1 +1,0 @@
-"""Tests of weak supervision and the annotation loop (stance.weak)."""
