@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score
 
 from stance.data.annotations import Annotation
 
@@ -64,20 +65,19 @@ def annotation_matrix(records: Iterable[Annotation] | pd.DataFrame) -> pd.DataFr
 
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> float:
-    """Cohen's kappa of two label sequences (same items, same order).
+    """Cohen's kappa of two label sequences (same items, same order;
+    :func:`sklearn.metrics.cohen_kappa_score`).
 
-    NaN when chance agreement is 1 (both annotators used one and the same label throughout).
+    NaN when chance agreement is 1 (both annotators used one and the same label throughout),
+    where scikit-learn divides 0 by 0.
     """
-    a, b = list(a), list(b)
+    a, b = [str(x) for x in a], [str(x) for x in b]
     if len(a) != len(b):
         raise ValueError(f"the two annotators have {len(a)} and {len(b)} labels")
-    if not a:
+    if not a or len(set(a) | set(b)) == 1:
         return float("nan")
-    cats = list(labels) if labels is not None else sorted(set(a) | set(b), key=str)
-    n = len(a)
-    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    p_e = sum((a.count(c) / n) * (b.count(c) / n) for c in cats)
-    return float("nan") if np.isclose(p_e, 1.0) else float((p_o - p_e) / (1 - p_e))
+    cats = [str(c) for c in labels] if labels is not None else None
+    return float(cohen_kappa_score(a, b, labels=cats))
 
 
 def pairwise_kappa(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:

@@ -33,12 +33,13 @@ from __future__ import annotations
 import functools
 import random
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from stance.data.attribution import Attributor
+from stance.data.segment import straighten
 from stance.errors import ConfigError
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "text_of",
 ]
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
 #: "..., a claim Kabul denies" / "..., which the Taliban reject": a claim with its rebuttal.
 DEFAULT_REBUTTAL_PATTERNS: tuple[str, ...] = (
@@ -69,7 +69,7 @@ DEFAULT_REBUTTAL_PATTERNS: tuple[str, ...] = (
 def text_of(sentence: Mapping[str, Any] | str) -> str:
     """The sentence text, NFKC-normalised with straight quotes and dashes (offsets may shift)."""
     text = sentence if isinstance(sentence, str) else sentence.get("text") or ""
-    return unicodedata.normalize("NFKC", str(text)).translate(_QUOTES)
+    return straighten(str(text))
 
 
 def _get(sentence: Mapping[str, Any] | str, key: str) -> Any:
@@ -124,16 +124,6 @@ class _RegexLF:
 
 
 # --------------------------------------------------------------------------- attribution
-
-
-_LOCATIVE = re.compile(r"\b(in|from|inside|into|across|near|at|to|towards|against|on|over|with)\s+(the\s+)?$", re.I)
-_ACCORDING = re.compile(r"according\s+to\s+(the\s+)?$", re.I)
-
-
-def _is_place(text: str, start: int) -> bool:
-    """A mention right after a locative preposition ("in Kabul") names a place, not a speaker."""
-    prefix = text[max(0, start - 20) : start]
-    return bool(_LOCATIVE.search(prefix)) and not _ACCORDING.search(prefix)
 
 
 class AttributionLF(_RegexLF):
@@ -192,30 +182,14 @@ class AttributionLF(_RegexLF):
         self._verbs = _compile(self.reporting_verbs)
         self._rebuttal = [re.compile(p, re.I) for p in self.rebuttal_patterns]
         if resolve_speaker:
-            from stance.data.attribution import DEFAULT_PHRASES, DEFAULT_REPORTING_VERBS, Attributor
-
             self._gazetteer = Attributor(actors=[*_actors(name, actors), *extra_actors])
-            self._anchor = _compile(self.reporting_verbs or tuple(map(re.escape, DEFAULT_REPORTING_VERBS)))
-            self._phrase = _compile(tuple(map(re.escape, DEFAULT_PHRASES)))
+            self._anchor = _compile(self.reporting_verbs) if self.reporting_verbs else None
 
     def speaker_sides(self, sentence: Mapping[str, Any] | str) -> set[str]:
-        """Sides of the speakers found next to reporting verbs (``resolve_speaker`` mode)."""
-        text = text_of(sentence)
-        mentions = [(s, e, a.side) for s, e, a in self._gazetteer.mentions(text) if not _is_place(text, s)]
-        sides: set[str] = set()
-        for m in self._anchor.finditer(text):
-            before = [x for x in mentions if 0 <= m.start() - x[1] <= self.window_before]
-            after = [x for x in mentions if 0 <= x[0] - m.end() <= self.window_after]
-            if before:
-                sides.add(max(before, key=lambda x: x[1])[2])
-            elif after:
-                sides.add(min(after, key=lambda x: x[0])[2])
-        if self._phrase is not None:
-            for m in self._phrase.finditer(text):
-                after = [x for x in mentions if 0 <= x[0] - m.end() <= self.window_after + 15]
-                if after:
-                    sides.add(min(after, key=lambda x: x[0])[2])
-        return sides
+        """Sides of the speakers found next to reporting verbs (``resolve_speaker`` mode;
+        :meth:`stance.data.attribution.Attributor.speaker_sides`)."""
+        return self._gazetteer.speaker_sides(text_of(sentence), self._anchor, self.window_before,
+                                             self.window_after)
 
     def __call__(self, sentence: Mapping[str, Any]) -> str | None:
         if self.require_attributed and not _get(sentence, "attributed"):
@@ -436,6 +410,7 @@ def embed_texts(texts: Sequence[str], encoder: str | None = None, batch_size: in
     """L2-normalised mean-pooled sentence embeddings (MiniLM by default), shape (n, dim)."""
     import torch
 
+    from stance.models.pooling import mean_pool
     from stance.resources import default_encoder
 
     tok, model = _load_encoder(str(encoder or default_encoder()))
@@ -444,9 +419,7 @@ def embed_texts(texts: Sequence[str], encoder: str | None = None, batch_size: in
         for i in range(0, len(texts), batch_size):
             batch = tok(list(texts[i : i + batch_size]), padding=True, truncation=True,
                         max_length=max_length, return_tensors="pt")
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
             out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
     dim = model.config.hidden_size
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), dtype=np.float32)

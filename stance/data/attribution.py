@@ -5,6 +5,7 @@ Pure logic driven by a configurable gazetteer of actors (``configs/data/attribut
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ DEFAULT_PHRASES: tuple[str, ...] = (
     "according to", "in a statement", "in an official statement", "quoted as saying",
     "speaking to", "speaking anonymously", "told reporters", "sources said",
 )
+_LOCATIVE = re.compile(r"\b(in|from|inside|into|across|near|at|to|towards|against|on|over|with)\s+(the\s+)?$", re.I)
+_ACCORDING = re.compile(r"according\s+to\s+(the\s+)?$", re.I)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})
 _QUOTE = re.compile(r"[“\"]([^”\"]{3,})[”\"]|‘([^’]{3,})’")
 
@@ -104,6 +107,32 @@ class Attributor:
         flat = text.translate(_APOSTROPHES)  # same length: positions stay valid
         return [(m.start(), m.end(), self._alias[m.group(1).lower()]) for m in self._actor_rx.finditer(flat)]
 
+    def speaker_sides(self, text: str, anchors: re.Pattern[str] | None = None, window_before: int = 60,
+                      window_after: int = 25) -> set[str]:
+        """Sides of every speaker named next to a reporting verb or phrase (all of them, where
+        :meth:`attribute` picks one).
+
+        A speaker is an actor mention at most ``window_before`` characters before a verb
+        ("Afghan officials said"), else at most ``window_after`` after it ("said the Foreign
+        Office"), or right after a phrase ("according to"). Mentions after a locative
+        preposition ("a lecturer in Kabul said") are places, not speakers. ``anchors``
+        replaces the reporting verbs.
+        """
+        mentions = [(s, e, a.side) for s, e, a in self.mentions(text) if not _is_place(text, s)]
+        sides: set[str] = set()
+        for m in (anchors or _bounded(self.reporting_verbs)).finditer(text):
+            before = [x for x in mentions if 0 <= m.start() - x[1] <= window_before]
+            after = [x for x in mentions if 0 <= x[0] - m.end() <= window_after]
+            if before:
+                sides.add(max(before, key=lambda x: x[1])[2])
+            elif after:
+                sides.add(min(after, key=lambda x: x[0])[2])
+        for m in _bounded(self.phrases).finditer(text) if self.phrases else ():
+            after = [x for x in mentions if 0 <= x[0] - m.end() <= window_after + 15]
+            if after:
+                sides.add(min(after, key=lambda x: x[0])[2])
+        return sides
+
     def attribute(self, text: str) -> Attribution:
         """Attribute one sentence."""
         cues: list[str] = []
@@ -130,6 +159,23 @@ class Attributor:
         if actor is None:
             return Attribution(True, cues=cues)
         return Attribution(True, actor.name, actor.side, cues)
+
+
+@functools.lru_cache(maxsize=32)
+def _bounded_cached(terms: tuple[str, ...]) -> re.Pattern[str]:
+    alts = "|".join(f"(?:{re.escape(t)})" for t in terms)
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w])", re.I)
+
+
+def _bounded(terms: Sequence[str]) -> re.Pattern[str]:
+    """One case-insensitive regex of the literal ``terms``, not inside a longer word."""
+    return _bounded_cached(tuple(terms))
+
+
+def _is_place(text: str, start: int) -> bool:
+    """A mention right after a locative preposition ("in Kabul") names a place, not a speaker."""
+    prefix = text[max(0, start - 20) : start]
+    return bool(_LOCATIVE.search(prefix)) and not _ACCORDING.search(prefix)
 
 
 def _pick_speaker(

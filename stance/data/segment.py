@@ -19,12 +19,17 @@ _SPACE = re.compile(r"\s+")
 _QUOTE_BOUNDARY = re.compile(r"(?<=[.!?][”\"])\s+(?=[“\"][A-Z])")
 
 
+def straighten(text: str) -> str:
+    """NFKC with straight quotes and dashes: the one quote normalisation of the package."""
+    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+
+
 def normalise(text: str) -> str:
     """Normalised form of a sentence used for ids and duplicate checks.
 
     NFKC, straight quotes and dashes, lower case, collapsed whitespace.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    text = straighten(text).lower()
     return _SPACE.sub(" ", text).strip()
 
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
+from scipy.special import softmax as scipy_softmax
 
 T_MIN = 0.05
 """Smallest temperature returned (perfectly separated logits would otherwise drive T to 0)."""
@@ -36,18 +37,16 @@ def _check(logits: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.nda
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise ``softmax(logits / temperature)``, numerically stable.
+    """Row-wise ``softmax(logits / temperature)`` (:func:`scipy.special.softmax`, stable).
 
-    Computed in float64; returned as float32 for float32 input, else float64.
+    Computed in float64; returned as float32 for float32 input, else float64. The one softmax
+    of the package: the TF-IDF model, the transformer and the fast scoring paths call it.
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     arr = np.asarray(logits)
     z, _ = _check(arr)
-    z = z / float(temperature)
-    z = z - z.max(axis=1, keepdims=True) if z.size else z
-    e = np.exp(z)
-    p = e / e.sum(axis=1, keepdims=True)
+    p = scipy_softmax(z / float(temperature), axis=1) if z.size else z
     return p.astype(np.float32) if arr.dtype == np.float32 else p
 
 

@@ -23,6 +23,12 @@ HEAD_WEIGHTS = "head.safetensors"
 HEAD_CONFIG = "head.json"
 
 
+def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Attention-masked mean of token states ``(batch, tokens, dim)`` -> ``(batch, dim)``."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
 class MeanPoolingClassifier(torch.nn.Module):
     """``encoder`` -> masked mean of token states -> dropout -> linear layer.
 
@@ -47,9 +53,7 @@ class MeanPoolingClassifier(torch.nn.Module):
     ) -> SequenceClassifierOutput:
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))
+        return SequenceClassifierOutput(logits=self.classifier(self.dropout(mean_pool(states, attention_mask))))
 
     def save_pretrained(self, path: str | Path, safe_serialization: bool = True) -> None:
         """Encoder folder plus the head's weights and size."""

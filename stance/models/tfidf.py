@@ -19,13 +19,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from stance.errors import ConfigError, ModelError
 from stance.models.base import StanceClassifier
+from stance.models.calibration import softmax
 from stance.models.manifest import load_array
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class TfidfClassifier(StanceClassifier):
@@ -141,7 +136,7 @@ class TfidfClassifier(StanceClassifier):
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         logits = self.features(texts) @ self.coef_.T + self.intercept_
-        return _softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
+        return softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
 
     # ------------------------------------------------------------------ persistence
     def _save_weights(self, path: Path) -> None:

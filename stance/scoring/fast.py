@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from stance.errors import ConfigError, ModelError
 from stance.models.batching import length_sorted_batches, run_batches
+from stance.models.calibration import softmax
 
 __all__ = [
     "FAST_MODES",
@@ -44,13 +45,6 @@ log = logging.getLogger(__name__)
 FAST_MODES: tuple[str, ...] = ("none", "onnx-int8", "bf16")
 ONNX_OPSET = 17
 _WHITE_SPACES = re.compile(r"\s\s+")  # sklearn's VectorizerMixin._white_spaces
-
-
-def _softmax(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64) / float(temperature)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class _Wrapper:
@@ -225,7 +219,7 @@ class FastTfidf(_Wrapper):
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         logits = self.features(texts) @ self.base.coef_.T + self.base.intercept_
-        return _softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
+        return softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- transformer
@@ -566,7 +560,7 @@ class FastTransformer(_Wrapper):
         z = self.logits(texts)
         if not len(z):
             return z
-        proba = _softmax(z, self.temperature).astype(np.float32)
+        proba = softmax(np.asarray(z, dtype=np.float64), self.temperature).astype(np.float32)
         self.n_scored += len(texts)
         if self.fallback_margin > 0 and proba.shape[1] > 1:
             top2 = np.partition(proba, -2, axis=1)[:, -2:]

@@ -113,6 +113,7 @@ def test_out_of_fold_proba_is_grouped_by_article(monkeypatch: pytest.MonkeyPatch
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_audit_finds_flipped_labels() -> None:
     df, flipped = _synthetic_gold()
     issues = audit_label_issues(df, n_splits=4, labels=LABELS)

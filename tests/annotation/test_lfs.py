@@ -208,6 +208,7 @@ def proto_lf() -> PrototypeLF:
     return PrototypeLF("prototype", labels=LABELS, prototypes=PROTOS, k=1, margin=0.05, min_similarity=0.2)
 
 
+@pytest.mark.slow
 def test_prototype_lf_votes_nearest_label(proto_lf: PrototypeLF) -> None:
     votes = proto_lf.apply_batch([
         s("Afghan civilians were killed when Pakistani jets bombed villages, breaching Afghanistan's sovereignty."),
@@ -217,6 +218,7 @@ def test_prototype_lf_votes_nearest_label(proto_lf: PrototypeLF) -> None:
     assert proto_lf(s("Negotiations hosted by Qatar and Turkey took place in Istanbul.")) == "neutral"
 
 
+@pytest.mark.slow
 def test_prototype_lf_abstains_under_margin(proto_lf: PrototypeLF) -> None:
     strict = PrototypeLF("p", labels=LABELS, prototypes=PROTOS, k=1, margin=0.9)
     strict._emb = proto_lf._proto_embeddings()  # reuse embeddings
@@ -241,6 +243,7 @@ def test_prototype_fit_uses_train_gold_only_and_skips_own_article() -> None:
         PrototypeLF("p", labels=LABELS, gold_per_label=-1).fit(df.drop(columns="split"))
 
 
+@pytest.mark.slow
 def test_prototype_excludes_same_article(proto_lf: PrototypeLF) -> None:
     lf = PrototypeLF("p", labels=LABELS, k=1, margin=0.0)
     lf._set_prototypes([dict(p, article_id=f"art{i}", sentence_id=f"s{i}") for i, p in enumerate(PROTOS)])

@@ -112,6 +112,7 @@ def test_annotation_is_required() -> None:
         labels_config(OmegaConf.create({"data": {}}))
 
 
+@pytest.mark.slow
 def test_train_config_wires_annotation() -> None:
     from hydra import compose, initialize_config_dir
 

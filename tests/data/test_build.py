@@ -251,6 +251,7 @@ def test_labels_per_split_counts_match_dataset(built):
         assert counts == dict(Counter(lab[lab["split"] == split]["label"]))
 
 
+@pytest.mark.slow
 def test_a_five_megabyte_one_line_article_is_truncated_and_counted(steps):
     line = "Officials in Chaman said the crossing stayed shut for a third day. " * 75_000  # ~5 MB, one line
     big = Article("syn-big", line, "outlet-0")

@@ -38,6 +38,7 @@ def sample_build(tmp_path_factory) -> tuple[Path, str]:
     return out, buf.getvalue()
 
 
+@pytest.mark.slow
 def test_dataset_opens_with_load_from_disk(sample_build):
     out, _ = sample_build
     dd = datasets.load_from_disk(str(out / "hf"))
@@ -46,6 +47,7 @@ def test_dataset_opens_with_load_from_disk(sample_build):
     assert dd["train"].features["label"].names == list(LABELS)
 
 
+@pytest.mark.slow
 def test_test_split_is_exactly_the_seed_articles(sample_build):
     out, _ = sample_build
     dd = datasets.load_from_disk(str(out / "hf"))
@@ -97,6 +99,7 @@ def _stance_build() -> list[str]:
     return [sys.executable, "-c", "from stance.cli.build import main; main()"]
 
 
+@pytest.mark.slow
 def test_console_script_writes_into_the_hydra_run_dir(tmp_path, sample_build):
     run_dir = tmp_path / "run"
     proc = subprocess.run(
@@ -113,6 +116,7 @@ def test_console_script_writes_into_the_hydra_run_dir(tmp_path, sample_build):
     assert ours == theirs
 
 
+@pytest.mark.slow
 def test_console_script_user_error_exits_2_without_traceback(tmp_path):
     proc = subprocess.run(
         [

@@ -42,6 +42,7 @@ def _accounted(res, path: Path, n_lines: int, blank: set[int]) -> None:
 
 @FUZZ
 @given(lines=st.lists(LINE, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_fuzzed_jsonl_is_read_or_reported_line_by_line(tmp_path_factory, lines):
     lines = [ln.replace("\n", " ").replace("\r", " ") for ln in lines]
     path = tmp_path_factory.mktemp("jsonl") / "a.jsonl"

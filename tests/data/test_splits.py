@@ -245,6 +245,7 @@ def check_assignment(facts, n_sents, assignment) -> None:
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
+@pytest.mark.slow
 def test_property_no_article_in_two_splits(data):
     facts, n_sents = data.draw(corpora())
     mode, kw = data.draw(settings_for(facts))

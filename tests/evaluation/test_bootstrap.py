@@ -172,6 +172,7 @@ def test_paired_bootstrap_deterministic_and_bad_args() -> None:
         paired_bootstrap_diff([], [], [], [], accuracy)
 
 
+@pytest.mark.slow
 def test_counts_bootstrap_draws_the_same_replicates_as_the_row_bootstrap() -> None:
     from stance.evaluation.bootstrap import cluster_bootstrap_counts, paired_bootstrap_counts
     from stance.metrics import confusion_by_cluster, macro_f1, macro_f1_from_confusion

@@ -95,6 +95,7 @@ def fitted(data: dict[str, list[str]]) -> TransformerClassifier:
 
 
 # ---------------------------------------------------------------------------- fast: tiny BERT
+@pytest.mark.slow
 def test_predict_proba_shape_order_and_sum(fitted: TransformerClassifier, data: dict) -> None:
     texts = data["val_x"]
     assert list(fitted.classes_) == list(LABELS)
@@ -109,6 +110,7 @@ def test_predict_proba_shape_order_and_sum(fitted: TransformerClassifier, data: 
     assert list(fitted.predict(texts[:2])) == [LABELS[i] for i in proba[:2].argmax(axis=1)]
 
 
+@pytest.mark.slow
 def test_proba_is_tempered_softmax_of_logits(fitted: TransformerClassifier, data: dict) -> None:
     t = fitted.metadata_["temperature"]
     assert t > 0 and t == fitted.temperature_
@@ -163,6 +165,7 @@ def test_save_load_round_trip(fitted: TransformerClassifier, data: dict, tmp_pat
     assert list(loaded.predict(texts)) == list(fitted.predict(texts))
 
 
+@pytest.mark.slow
 def test_early_stopping_without_improvement(data: dict) -> None:
     # learning rate 0: the weights never change, validation F1 never improves after epoch 1
     model = tiny(learning_rate=0.0, epochs=6, patience=2, max_length=24)
@@ -172,6 +175,7 @@ def test_early_stopping_without_improvement(data: dict) -> None:
     assert model.metadata_["best_epoch"] == 1
 
 
+@pytest.mark.slow
 def test_without_validation_trains_all_epochs_and_keeps_absent_labels(data: dict) -> None:
     # no neutral sentences in training: classes_ still holds all three labels
     pairs = [(x, y) for x, y in zip(data["train_x"], data["train_y"]) if y != NE][:20]
@@ -186,6 +190,7 @@ def test_without_validation_trains_all_epochs_and_keeps_absent_labels(data: dict
     assert model.predict_proba(texts[:4]).shape == (4, 3)
 
 
+@pytest.mark.slow
 def test_max_steps_grad_accum_and_seeding(data: dict) -> None:
     texts, labels = data["train_x"][:32], data["train_y"][:32]
     # 32 sentences / batch 4 = 8 batches, 2 per step = 4 steps per epoch; capped at 3
@@ -249,6 +254,7 @@ def test_minilm_fine_tuning_lowers_the_loss() -> None:
           f"{[round(r['train_loss'], 4) for r in history]}")
 
 
+@pytest.mark.slow
 def test_mean_pooling_head_round_trip(data: dict, tmp_path: Path) -> None:
     from stance.models.pooling import HEAD_WEIGHTS, MeanPoolingClassifier
 
@@ -336,6 +342,7 @@ _ARGS = dict(batch_size=8, eval_batch_size=8, learning_rate=1e-4, weight_decay=0
              progress=False)
 
 
+@pytest.mark.slow
 def test_freeze_embeddings_keeps_them_fixed(data: dict) -> None:
     import torch
     from transformers import set_seed

@@ -121,6 +121,7 @@ def report(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return write_report([run_dir], output=tmp_path_factory.mktemp("out") / "report", n_boot=30)
 
 
+@pytest.mark.slow
 def test_report_files_exist(report: dict[str, Path]) -> None:
     assert report["html"].name == "report.html" and report["html"].is_file()
     assert report["markdown"].name == "report.md" and report["markdown"].is_file()
@@ -132,6 +133,7 @@ def test_report_files_exist(report: dict[str, Path]) -> None:
         assert p.parent == report["html"].parent
 
 
+@pytest.mark.slow
 def test_html_is_self_contained(report: dict[str, Path]) -> None:
     text = report["html"].read_text(encoding="utf-8")
     assert 'src="http' not in text and "src='http" not in text
@@ -193,6 +195,7 @@ def test_not_a_directory_raises(tmp_path: Path) -> None:
         write_report([tmp_path / "nope"], n_boot=10)
 
 
+@pytest.mark.slow
 def test_several_runs_add_comparison(tmp_path: Path) -> None:
     a = make_run_dir(tmp_path / "a", model="tfidf", seed=0, accuracy=0.8)
     b = make_run_dir(tmp_path / "b", model="minilm", seed=0, accuracy=0.9)
@@ -208,6 +211,7 @@ def test_several_runs_add_comparison(tmp_path: Path) -> None:
         assert "McNemar" in text
 
 
+@pytest.mark.slow
 def test_cli_prints_paths_and_defaults_to_run_report_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -232,6 +236,7 @@ def test_cli_user_error_has_no_traceback(tmp_path: Path, capsys: pytest.CaptureF
     assert "metrics.json" in out.out and "Traceback" not in out.out + out.err
 
 
+@pytest.mark.slow
 def test_plots_handle_empty_bins_and_missing_gold(tmp_path: Path) -> None:
     rel = {"bin_lower": [0.0, 0.5], "bin_upper": [0.5, 1.0], "confidence": [None, 0.8],
            "accuracy": [None, 0.7], "count": [0, 10]}
@@ -253,6 +258,7 @@ def test_plots_handle_empty_bins_and_missing_gold(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="chromium is not installed (apt-get install -y chromium)")
+@pytest.mark.slow
 def test_screenshot_script(report: dict[str, Path], tmp_path: Path) -> None:
     png = tmp_path / "shot.png"
     proc = subprocess.run(

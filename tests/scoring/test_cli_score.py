@@ -43,6 +43,7 @@ def _run_info(out):
 
 
 @pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+@pytest.mark.slow
 def test_directory_end_to_end(capsys, tmp_path, model_dir, rows, ext):
     corpus = write_article_dir(tmp_path / "corpus", rows)
     out = tmp_path / f"scores.{ext}"
@@ -163,6 +164,7 @@ def test_model_dir_that_is_not_a_classifier(capsys, tmp_path, rows):
     assert code == 2 and "does not exist" in text
 
 
+@pytest.mark.slow
 def test_output_of_another_model_is_refused_without_overwrite(capsys, tmp_path, model_dir, other_model_dir, rows):
     inp = write_jsonl(tmp_path / "a.jsonl", rows[:3])
     out = tmp_path / "s.jsonl"
@@ -186,6 +188,7 @@ def test_bad_options_are_user_errors(capsys, tmp_path, model_dir, rows):
     assert code == 2 and "does not exist" in text
 
 
+@pytest.mark.slow
 def test_keyboard_interrupt_exits_130_and_resumes(capsys, tmp_path, model_dir, rows, monkeypatch):
     import stance.scoring.writer as writer_mod
 

@@ -56,6 +56,7 @@ def _assert_same_matrix(a, b):
     assert np.array_equal(a.data, b.data)  # bit-identical values
 
 
+@pytest.mark.slow
 def test_fast_tfidf_features_are_identical(model):
     texts = ODD_TEXTS + _eval_texts() + [t.upper() for t in _eval_texts(5)]
     fast = FastTfidf(model)
@@ -125,6 +126,7 @@ def tiny(tiny_transformer_dir):
     return stance.load_model(tiny_transformer_dir)
 
 
+@pytest.mark.slow
 def test_onnx_int8_agrees_with_fp32(tiny, tmp_path):
     # the pure int8 path (no fp32 fallback for uncertain sentences)
     fast = FastTransformer(tiny, "onnx-int8", threads=1, cache_dir=tmp_path, fallback_margin=0)
@@ -151,6 +153,7 @@ def test_onnx_int8_agrees_with_fp32(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("tamper", ["truncate", "swap", "no_record"])
+@pytest.mark.slow
 def test_a_tampered_onnx_cache_is_detected_and_re_exported(tiny, tmp_path, tamper):
     texts = _eval_texts(12)
     first = FastTransformer(tiny, "onnx-int8", threads=1, cache_dir=tmp_path, fallback_margin=0)
@@ -177,6 +180,7 @@ def test_a_tampered_onnx_cache_is_detected_and_re_exported(tiny, tmp_path, tampe
     assert third.cache_note is None  # the re-export is recorded and trusted
 
 
+@pytest.mark.slow
 def test_uncertain_sentences_fall_back_to_fp32(tiny, tmp_path):
     texts = _eval_texts(10)
     ref = tiny.predict_proba(texts)
@@ -194,6 +198,7 @@ def test_uncertain_sentences_fall_back_to_fp32(tiny, tmp_path):
         FastTransformer(tiny, "onnx-int8", cache_dir=tmp_path, fallback_margin=2)
 
 
+@pytest.mark.slow
 def test_bf16_agrees_with_fp32(tiny):
     fast = accelerate(tiny, "bf16", threads=1, fallback_margin=0)
     assert isinstance(fast, FastTransformer)
@@ -209,6 +214,7 @@ def test_bf16_agrees_with_fp32(tiny):
     assert (ref.argmax(axis=1) == got.argmax(axis=1))[clear].all()
 
 
+@pytest.mark.slow
 def test_cli_fast_path_with_parity_check(tiny_transformer_dir, tmp_path, monkeypatch, capsys):
     from stance.cli.score import main
     from stance.scoring.records import read_records

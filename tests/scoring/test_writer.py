@@ -157,6 +157,7 @@ def test_fingerprint_distinguishes_fast_mode_and_level(model):
     assert a["model_sha256"] == model_fingerprint(model, "/elsewhere", "none", "article")["model_sha256"]
 
 
+@pytest.mark.slow
 def test_completed_output_is_extended_with_new_articles_only(model, rows, tmp_path):
     out = tmp_path / "s.jsonl"
     _score(model, rows[:5], out)
@@ -289,6 +290,7 @@ def test_jsonl_and_parquet_outputs_of_one_name_do_not_share_sidecars(model, rows
     assert json.loads(a["run"].read_text())["totals"]["items"] == 4
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_and_the_run_stays_resumable(model, rows, tmp_path, monkeypatch):
     out = tmp_path / "scores.jsonl"
     import stance.atomic as atomic_mod

@@ -104,6 +104,7 @@ SOURCE = ("cv=source", "cv.k=3", *CV_ONLY)
 # ----------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_every_pool_sentence_gets_one_oof_prediction_and_test_stays_out(run_cv) -> None:
     run = run_cv(*ARTICLE)
     assert not run.oof["sentence_id"].duplicated().any()
@@ -125,6 +126,7 @@ def test_every_pool_sentence_gets_one_oof_prediction_and_test_stays_out(run_cv) 
     np.testing.assert_allclose(run.oof[proba_cols].sum(axis=1), 1.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_normal_run_still_happens_after_cv(run_cv) -> None:
     run = run_cv(*ARTICLE)
     assert len(run.fits) == 3 + 1  # three folds, then the final fit on the train split
@@ -139,6 +141,7 @@ def test_the_normal_run_still_happens_after_cv(run_cv) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "column"), [(ARTICLE, "article_id"), (SOURCE, "source")])
+@pytest.mark.slow
 def test_no_fold_trains_on_what_it_holds_out(run_cv, overrides: tuple[str, ...], column: str) -> None:
     run = run_cv(*overrides)
     n_folds = run.oof["fold"].nunique()
@@ -188,6 +191,7 @@ def test_pooled_and_per_fold_metrics_equal_the_oof_file(run_cv) -> None:
     assert everything["spearman"] == pytest.approx(spearmanr(by_source["gold"], by_source["pred"]).statistic)
 
 
+@pytest.mark.slow
 def test_leave_one_source_group_out_with_a_mapping(run_cv) -> None:
     run = run_cv("cv=source_group", GROUPS_OVERRIDE, *CV_ONLY)
     assert len(run.fits) == 3  # one fold per group, no final fit (cv.only)
@@ -208,6 +212,7 @@ def test_leave_one_source_group_out_with_a_mapping(run_cv) -> None:
     assert run.metrics["cv"]["n_folds"] == 3 and "test" not in run.metrics
 
 
+@pytest.mark.slow
 def test_models_that_use_validation_get_grouped_inner_validation(run_cv) -> None:
     run = run_cv("cv=article", "cv.k=2", *CV_ONLY, uses_validation=True)
     for i in range(2):
@@ -221,6 +226,7 @@ def test_models_that_use_validation_get_grouped_inner_validation(run_cv) -> None
     assert run.folds["inner_validation"]["used"] is True
 
 
+@pytest.mark.slow
 def test_source_group_without_groups_is_a_config_error(run_cv, tmp_path: Path) -> None:
     built = run_cv(*ARTICLE).dataset  # reuse a built dataset: no rebuild
     cfg = compose_train("model=tfidf", "cv=source_group", f"dataset_dir={built}", run_dir=tmp_path / "r")

@@ -74,6 +74,7 @@ def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_result(make_cfg,
     assert not (killed / "checkpoints").exists()  # removed once the run finished (keep_checkpoints=false)
 
 
+@pytest.mark.slow
 def test_resume_needs_a_checkpoint_and_a_transformer(make_cfg) -> None:
     from stance.errors import ConfigError
 
@@ -109,6 +110,7 @@ def test_cuda_smoke(make_cfg) -> None:
 # --------------------------------------------------------------------------- tracking
 
 
+@pytest.mark.slow
 def test_tensorboard_and_mlflow_write_their_files(make_cfg, tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     pytest.importorskip("mlflow")
@@ -146,6 +148,7 @@ def tiny_run(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_the_model_folder_opens_with_standard_tooling(tiny_run: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -168,6 +171,7 @@ def test_the_model_folder_opens_with_standard_tooling(tiny_run: Path) -> None:
     assert card.startswith("---\n") and "pipeline_tag: text-classification" in card and "library_name: transformers" in card
 
 
+@pytest.mark.slow
 def test_loading_is_device_agnostic_and_leaves_torch_settings_alone(tiny_run: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -205,6 +209,7 @@ def test_early_stopping_uses_the_reported_macro_f1(tiny_run: Path) -> None:
     assert meta["best_val_macro_f1"] == pytest.approx(metrics["validation"]["macro_f1"], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_preprocessing_travels_with_the_model(make_cfg, tmp_path: Path) -> None:
     from stance.scoring.to_file import score_to_file
 

@@ -52,6 +52,7 @@ def runs(request, tmp_path_factory) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_runs_record_the_scheme_and_its_metrics(runs: dict) -> None:
     for model in ("tfidf", "tiny"):
         info = json.loads((runs[model] / "run_info.json").read_text())
@@ -70,6 +71,7 @@ def test_runs_record_the_scheme_and_its_metrics(runs: dict) -> None:
         assert list(model_obj.classes_) == runs["labels"] and model_obj.scheme_.name == runs["name"]
 
 
+@pytest.mark.slow
 def test_evaluate_compare_and_report(runs: dict, tmp_path: Path) -> None:
     res = evaluate(runs["tfidf"] / "model", runs["tfidf"] / "dataset", tmp_path / "eval", n_boot=30,
                    min_sentences=2, min_articles=1)
@@ -93,6 +95,7 @@ def test_evaluate_compare_and_report(runs: dict, tmp_path: Path) -> None:
         assert "has no poles, so no slant" in html and "vs corpus" in html
 
 
+@pytest.mark.slow
 def test_scoring_with_the_models_scheme(runs: dict, tmp_path: Path) -> None:
     model = stance.load_model(runs["tiny"] / "model")
     rows = pd.read_json(EXAMPLES / "frames5.jsonl", lines=True) if runs["name"] == "frames5" else \
@@ -110,6 +113,7 @@ def test_scoring_with_the_models_scheme(runs: dict, tmp_path: Path) -> None:
     assert set(recs["label"]) <= set(runs["labels"]) and len(recs) >= len(rows)
 
 
+@pytest.mark.slow
 def test_a_model_and_data_of_different_schemes_are_refused(runs: dict, tmp_path: Path) -> None:
     other = "frames5" if runs["name"] == "two_way" else "two_way"
     from hydra import compose, initialize_config_dir

@@ -18,6 +18,7 @@ MODELS = ["tfidf", "tiny"]
 
 
 @pytest.mark.parametrize("model", MODELS)
+@pytest.mark.slow
 def test_train_writes_complete_run_dir(make_cfg, tmp_path: Path, model: str) -> None:
     cfg = make_cfg(f"model={model}")
     score = train(cfg)
@@ -47,6 +48,7 @@ def test_train_writes_complete_run_dir(make_cfg, tmp_path: Path, model: str) -> 
     assert list(loaded.predict(pred["input"].tolist())) == pred["pred"].tolist()
 
 
+@pytest.mark.slow
 def test_seed_makes_runs_reproducible(make_cfg, tmp_path: Path) -> None:
     a = make_cfg("model=tiny", "seed=3", run_dir=tmp_path / "a")
     b = make_cfg("model=tiny", "seed=3", run_dir=tmp_path / "b")
@@ -57,12 +59,14 @@ def test_seed_makes_runs_reproducible(make_cfg, tmp_path: Path) -> None:
     np.testing.assert_allclose(pa.filter(like="proba_").to_numpy(), pb.filter(like="proba_").to_numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_empty_test_split_is_a_clear_error(make_cfg) -> None:
     cfg = make_cfg("model=tfidf", "data.split.test_articles=[nomatch-*]")
     with pytest.raises(InputError, match="test split is empty"):
         train(cfg)
 
 
+@pytest.mark.slow
 def test_train_from_built_dataset_dir(make_cfg, tmp_path: Path) -> None:
     first = make_cfg("model=tfidf", run_dir=tmp_path / "first")
     train(first)
