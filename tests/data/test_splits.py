@@ -235,12 +235,12 @@ def settings_for(draw, facts):
 
 
 def check_assignment(facts, n_sents, assignment) -> None:
+    """Every article gets a split, and exactly one (the assignment is per article, so sentences
+    cannot leak here; the built dataset's sentences are checked with ``check_no_leak`` in
+    tests/data/test_cli_build.py)."""
     ids = {f.article_id for f in facts}
-    assert set(assignment) == ids  # every article gets a split ...
-    assert set(assignment.values()) <= set(SPLITS)  # ... and exactly one (a dict holds one value)
-    article_of = {f"{aid}#{k}": aid for aid in ids for k in range(n_sents[aid])}
-    split_of_sentence = {sid: assignment[aid] for sid, aid in article_of.items()}
-    assert check_no_leak(article_of, split_of_sentence) == []
+    assert set(assignment) == ids
+    assert set(assignment.values()) <= set(SPLITS)
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
