@@ -88,9 +88,12 @@ class Scheme:
                     f"{where}: actor {actor['name']!r} has side {actor['side']!r}, which is not one of "
                     f"the scheme's sides {list(self.sides)}"
                 )
-        if self.labels is None:
-            return
-        labels = list(self.labels)
+        if self.labels is not None:
+            self._validate_labels(where)
+
+    def _validate_labels(self, where: str) -> None:
+        """The label set, and the none label, poles and sides that name labels."""
+        labels = list(self.labels or ())
         if len(labels) < 2:
             raise ConfigError(f"{where}: a scheme needs at least two labels, got {labels}")
         if len(set(labels)) != len(labels):

@@ -316,14 +316,7 @@ def read_doccano(path: str | Path, labels: Sequence[str], annotator: str | None 
         if sid is None:
             raise InputError("record has no sentence_id (in meta or top level)", path=path, line=n,
                              field="sentence_id", hint="import records exported by stance")
-        raw = rec.get("label", rec.get("labels"))
-        items: list[tuple[Any, Any]] = []
-        if isinstance(raw, list):
-            items = [(lab, None) for lab in raw]
-        elif isinstance(raw, str):
-            items = [(raw, None)]
-        elif isinstance(rec.get("annotations"), list):  # old doccano: [{label, user}]
-            items = [(a.get("label"), a.get("user")) for a in rec["annotations"]]
+        items = _doccano_labels(rec)
         if not items:
             continue
         default = _annotator_id(rec.get(annotator_field) or rec.get("user")) or annotator or path.stem
@@ -338,6 +331,19 @@ def read_doccano(path: str | Path, labels: Sequence[str], annotator: str | None 
                                   _field(rec, "article_id"), _field(rec, "source"), _clean(rec.get("text")), user,
                                   f"{path}:{n}"))
     return out
+
+
+def _doccano_labels(rec: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """(label, user) pairs of a doccano record: ``label``/``labels`` (a list or one string), or
+    the old format's ``annotations`` list of ``{label, user}``."""
+    raw = rec.get("label", rec.get("labels"))
+    if isinstance(raw, list):
+        return [(lab, None) for lab in raw]
+    if isinstance(raw, str):
+        return [(raw, None)]
+    if isinstance(rec.get("annotations"), list):
+        return [(a.get("label"), a.get("user")) for a in rec["annotations"]]
+    return []
 
 
 def read_annotations(path: str | Path, labels: Sequence[str], **kwargs: Any) -> list[Annotation]:

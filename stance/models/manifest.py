@@ -46,6 +46,18 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if not f.is_file():
         hint = " (it looks like a run directory: use its model/ folder)" if (p / "model" / MANIFEST).is_file() else ""
         raise ModelError(f"{p} is not a stance classifier directory: no {MANIFEST}{hint}")
+    manifest = _load_json_object(f)
+    _check_fields(f, manifest)
+    if _version_tuple(manifest["package_version"]) > _version_tuple(__version__):
+        raise ModelError(
+            f"{p} was saved by stance {manifest['package_version']}, newer than this "
+            f"stance {__version__}; upgrade the package (pip install -U stance) to load it"
+        )
+    return manifest
+
+
+def _load_json_object(f: Path) -> dict[str, Any]:
+    """The manifest file's JSON object (a :class:`ModelError` for anything else)."""
     size = f.stat().st_size
     if size > MAX_MANIFEST_BYTES:
         raise ModelError(f"{f}: {size} bytes, more than a manifest can be ({MAX_MANIFEST_BYTES}); not a stance model")
@@ -59,6 +71,11 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{f}: JSON nested too deeply; not a stance manifest") from e
     if not isinstance(manifest, dict):
         raise ModelError(f"{f} holds a JSON {type(manifest).__name__}, not an object: not a stance manifest")
+    return manifest
+
+
+def _check_fields(f: Path, manifest: dict[str, Any]) -> None:
+    """Required fields present, every known field of its type, labels distinct names."""
     for key in ("kind", "labels", "package_version"):
         if key not in manifest:
             raise ModelError(f"{f} lacks {key!r}; the directory is not a stance classifier")
@@ -69,12 +86,6 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     labels = manifest["labels"]
     if len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
         raise ModelError(f"{f}, field 'labels': expected at least two distinct label names, got {labels!r:.200}")
-    if _version_tuple(manifest["package_version"]) > _version_tuple(__version__):
-        raise ModelError(
-            f"{p} was saved by stance {manifest['package_version']}, newer than this "
-            f"stance {__version__}; upgrade the package (pip install -U stance) to load it"
-        )
-    return manifest
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:

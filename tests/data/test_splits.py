@@ -278,24 +278,31 @@ def test_property_no_article_in_two_splits(data):
         return
     check_assignment(facts, n_sents, res.assignment)
     assert all(res.assignment[a] == "test" for a in pinned)
+    unpinned = [f for f in facts if f.article_id not in pinned]
     if mode == "date":
-        for f in facts:
-            if f.article_id not in pinned:
-                d = f.date[:10]
-                expected = (
-                    "test" if d >= kw["test_from"]
-                    else "validation" if kw["val_from"] and d >= kw["val_from"]
-                    else "train"
-                )
-                assert res.assignment[f.article_id] == expected
+        check_date_split(unpinned, res.assignment, kw)
     if mode == "source":
-        split_of_source: dict[str, set[str]] = {}
-        for f in facts:
-            if f.article_id not in pinned:
-                split_of_source.setdefault(f.source, set()).add(res.assignment[f.article_id])
-        assert all(len(s) == 1 for s in split_of_source.values())
-        for f in facts:
-            if f.article_id not in pinned and f.source in kw["test_sources"]:
-                assert res.assignment[f.article_id] == "test"
-            if f.article_id not in pinned and f.source in kw["val_sources"]:
-                assert res.assignment[f.article_id] == "validation"
+        check_source_split(unpinned, res.assignment, kw)
+
+
+def check_date_split(unpinned, assignment, kw) -> None:
+    for f in unpinned:
+        d = f.date[:10]
+        expected = (
+            "test" if d >= kw["test_from"]
+            else "validation" if kw["val_from"] and d >= kw["val_from"]
+            else "train"
+        )
+        assert assignment[f.article_id] == expected
+
+
+def check_source_split(unpinned, assignment, kw) -> None:
+    split_of_source: dict[str, set[str]] = {}
+    for f in unpinned:
+        split_of_source.setdefault(f.source, set()).add(assignment[f.article_id])
+    assert all(len(s) == 1 for s in split_of_source.values())
+    for f in unpinned:
+        if f.source in kw["test_sources"]:
+            assert assignment[f.article_id] == "test"
+        if f.source in kw["val_sources"]:
+            assert assignment[f.article_id] == "validation"
