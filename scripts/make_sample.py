@@ -47,6 +47,28 @@ def load_authoring(paths: list[Path]) -> list[dict]:
     return articles
 
 
+def _authored_sentences(art: dict, where: str, problems: list[str]) -> list[tuple[str, str]]:
+    """The article's (label, sentence) items; malformed ones go to ``problems``."""
+    authored = []
+    for para in art["paragraphs"]:
+        for item in para:
+            if not (isinstance(item, list) and len(item) == 2 and item[0] in LABELS):
+                problems.append(f"{where} ({art['id']}): bad sentence item {item!r}")
+                continue
+            authored.append(tuple(item))
+    return authored
+
+
+def _first_mismatch(got: list[str], want: list[str]) -> tuple[int, str | None, str | None] | None:
+    """(index, segmented, authored) of the first sentence that differs, None when all agree."""
+    for i in range(max(len(got), len(want))):
+        g = got[i] if i < len(got) else None
+        w = want[i] if i < len(want) else None
+        if g != w:
+            return i, g, w
+    return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="validate only, write nothing")
@@ -64,28 +86,18 @@ def main() -> int:
         if problems and problems[-1].startswith(where):
             continue
         ids[art["id"]] += 1
-        authored = []
-        for para in art["paragraphs"]:
-            for item in para:
-                if not (isinstance(item, list) and len(item) == 2 and item[0] in LABELS):
-                    problems.append(f"{where} ({art['id']}): bad sentence item {item!r}")
-                    continue
-                authored.append(tuple(item))
+        authored = _authored_sentences(art, where, problems)
         text = "\n\n".join(" ".join(s for _, s in para) for para in art["paragraphs"])
         cleaned = cleaner.clean(text, title=art["title"])
         got = seg.split(cleaned.lines)
-        want = [s for _, s in authored]
-        if got != want:
-            for i in range(max(len(got), len(want))):
-                g = got[i] if i < len(got) else None
-                w = want[i] if i < len(want) else None
-                if g != w:
-                    problems.append(
-                        f"{where} ({art['id']}): sentence {i} segmented differently\n"
-                        f"    authored : {w!r}\n    segmenter: {g!r}"
-                        + (f"\n    cleaner removed: {cleaned.removed_lines}" if cleaned.removed else "")
-                    )
-                    break
+        mismatch = _first_mismatch(got, [s for _, s in authored])
+        if mismatch is not None:
+            i, g, w = mismatch
+            problems.append(
+                f"{where} ({art['id']}): sentence {i} segmented differently\n"
+                f"    authored : {w!r}\n    segmenter: {g!r}"
+                + (f"\n    cleaner removed: {cleaned.removed_lines}" if cleaned.removed else "")
+            )
             continue
         for (sid, s), (label, _) in zip(assign_ids(art["id"], got), authored):
             gold.append(
