@@ -13,9 +13,10 @@ throughput is the best of ``--repeats`` timed passes after one warm-up pass on 6
 
 * ``sklearn``: a plain scikit-learn ``Pipeline.predict`` reference, built with
   ``TfidfClassifier.sklearn_pipeline()`` and fitted on the TF-IDF model's training split;
-* ``tfidf-plain``: ``TfidfClassifier.predict_proba`` without the scoring accelerations;
+* ``tfidf-plain``: ``TfidfClassifier.predict_proba`` alone (the fast n-gram counts live in the
+  model, so this is the Python API's speed; ``tfidf`` adds the scoring loop);
 * ``tfidf``: ``stance-score --level sentence --no-attribution``'s code path
-  (``accelerate`` -> ``FastTfidf`` -> ``score_sentences``);
+  (``accelerate`` -> the model itself -> ``score_sentences``);
 * ``tfidf+attr``: the same with reported-speech attribution (the CLI default);
 * ``hf-pipeline``: ``transformers.pipeline("text-classification")`` on the saved weights with
   default settings (the reference for the transformer rows);

@@ -21,6 +21,7 @@ from stance.errors import ConfigError, ModelError
 from stance.models.base import StanceClassifier
 from stance.models.calibration import softmax
 from stance.models.manifest import load_array
+from stance.models.tfidf_counts import TfidfCounts
 
 
 class TfidfClassifier(StanceClassifier):
@@ -126,8 +127,14 @@ class TfidfClassifier(StanceClassifier):
         self.metadata_["n_features"] = int(coef.shape[1])
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sparse TF-IDF features (word block then char block)."""
-        return sp.hstack([self.word_.transform(texts), self.char_.transform(texts)], format="csr")
+        """Sparse TF-IDF features (word block then char block): the fitted vectorizers' own
+        ``transform``, computed with cached n-gram columns (:class:`TfidfCounts`, identical
+        matrix)."""
+        texts = list(texts)
+        counts = self.__dict__.get("_counts")
+        if counts is None or counts[0].vec is not self.word_ or counts[1].vec is not self.char_:
+            counts = self._counts = (TfidfCounts(self.word_), TfidfCounts(self.char_))
+        return sp.hstack([c.transform(texts) for c in counts], format="csr")
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, columns ordered by ``classes_``."""

@@ -1,9 +1,7 @@
 """Fast inference wrappers with the classifier interface (``classes_``, ``predict_proba``).
 
-* :class:`FastTfidf` - the TF-IDF model with a cached ``char_wb`` analyzer: each distinct
-  word's character n-gram ids are computed once, and counts are assembled with numpy.
-  Features are IDENTICAL to the model's own ``features`` (same sparse matrix, bit for bit),
-  so probabilities are unchanged; used by ``stance-score`` for every TF-IDF model.
+* TF-IDF models need no wrapper: their own ``predict_proba`` is the fast path
+  (:mod:`stance.models.tfidf_counts`).
 * :class:`FastTransformer` - the fine-tuned transformer run as ONNX with per-channel int8
   dynamic quantisation (``onnx-int8``) in onnxruntime, or as torch bf16 (``bf16``); same
   truncation length, length-sorted batching and temperature as the fp32 model.
@@ -18,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from stance.errors import ConfigError, ModelError
 from stance.models.batching import length_sorted_batches, run_batches
@@ -34,7 +30,6 @@ from stance.models.calibration import softmax
 
 __all__ = [
     "FAST_MODES",
-    "FastTfidf",
     "FastTransformer",
     "accelerate",
     "hf_parts",
@@ -44,7 +39,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 FAST_MODES: tuple[str, ...] = ("none", "onnx-int8", "bf16")
 ONNX_OPSET = 17
-_WHITE_SPACES = re.compile(r"\s\s+")  # sklearn's VectorizerMixin._white_spaces
 
 
 class _Wrapper:
@@ -67,159 +61,6 @@ class _Wrapper:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-# --------------------------------------------------------------------------- TF-IDF
-
-
-class _Counter:
-    """Term counts of one fitted ``TfidfVectorizer``: the same matrix as its
-    ``CountVectorizer.transform`` (indices, values and dtype), computed faster.
-
-    ``char_wb``: n-grams never cross a word boundary, so each distinct word's n-gram ids are
-    computed once and cached (as an int32 array). ``word``: tokens from the vectorizer's own
-    preprocessor and tokenizer, n-grams joined exactly as sklearn's ``_word_ngrams`` does.
-    Other configurations fall back to the vectorizer's own analyzer.
-    """
-
-    def __init__(self, vec: Any, cache_words: int = 200_000) -> None:
-        self.vec = vec
-        self.vocab: dict[str, int] = vec.vocabulary_
-        self.n_features = len(self.vocab)
-        self.cache_words = cache_words
-        self._cache: dict[str, np.ndarray] = {}
-        plain = (
-            vec.input == "content"
-            and vec.preprocessor is None
-            and vec.strip_accents is None
-            and vec.tokenizer is None
-        )
-        self.mode = "analyzer"
-        if plain and vec.analyzer == "char_wb":
-            self.mode = "char_wb"
-        elif plain and vec.analyzer == "word" and vec.stop_words is None:
-            self.mode = "word"
-            self._preprocess = vec.build_preprocessor()
-            self._tokenize = vec.build_tokenizer()
-        else:
-            self._analyze = vec.build_analyzer()
-
-    def _word_grams(self, word: str) -> np.ndarray:
-        # sklearn's _char_wb_ngrams for one word, mapped to vocabulary ids (unknown ones dropped)
-        get = self.vocab.get
-        w = f" {word} "
-        w_len = len(w)
-        lo, hi = self.vec.ngram_range
-        out = []
-        for n in range(lo, hi + 1):
-            offset = 0
-            j = get(w[0:n])
-            if j is not None:
-                out.append(j)
-            while offset + n < w_len:
-                offset += 1
-                j = get(w[offset:offset + n])
-                if j is not None:
-                    out.append(j)
-            if offset == 0:  # a word shorter than n counts once
-                break
-        return np.array(out, dtype=np.int32)
-
-    def _char_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        cache = self._cache
-        if len(cache) > self.cache_words:
-            cache.clear()
-        grams = self._word_grams
-        lower = self.vec.lowercase
-        arrays: list[np.ndarray] = []
-        sizes = np.zeros(len(texts), dtype=np.int64)
-        for i, doc in enumerate(texts):
-            if lower:
-                doc = doc.lower()
-            start = len(arrays)
-            for word in _WHITE_SPACES.sub(" ", doc).split():
-                ids = cache.get(word)
-                if ids is None:
-                    ids = cache[word] = grams(word)
-                arrays.append(ids)
-            sizes[i] = sum(map(len, arrays[start:]))
-        cols = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
-        return cols, sizes
-
-    def _word_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        get = self.vocab.get
-        lo, hi = self.vec.ngram_range
-        pre, tok = self._preprocess, self._tokenize
-        idx: list[int] = []
-        sizes = np.zeros(len(texts), dtype=np.int64)
-        for i, doc in enumerate(texts):
-            tokens = tok(pre(doc))
-            start = len(idx)
-            for n in range(lo, min(hi, len(tokens)) + 1):
-                if n == 1:
-                    grams = map(get, tokens)
-                elif n == 2:
-                    grams = map(get, [f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
-                else:
-                    grams = map(get, [" ".join(tokens[k:k + n]) for k in range(len(tokens) - n + 1)])
-                idx += [j for j in grams if j is not None]
-            sizes[i] = len(idx) - start
-        return np.asarray(idx, dtype=np.int32), sizes
-
-    def _analyzer_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        get = self.vocab.get
-        idx: list[int] = []
-        sizes = np.zeros(len(texts), dtype=np.int64)
-        for i, doc in enumerate(texts):
-            start = len(idx)
-            idx += [j for j in map(get, self._analyze(doc)) if j is not None]
-            sizes[i] = len(idx) - start
-        return np.asarray(idx, dtype=np.int32), sizes
-
-    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Count matrix, canonical CSR (sorted indices, no duplicates) like sklearn's."""
-        ids = {"char_wb": self._char_ids, "word": self._word_ids}.get(self.mode, self._analyzer_ids)
-        cols, sizes = ids(texts)
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=indptr[1:])
-        if indptr[-1] <= np.iinfo(np.int32).max:
-            indptr = indptr.astype(np.int32)
-        data = np.ones(len(cols), dtype=self.vec.dtype)
-        x = sp.csr_matrix((data, cols, indptr), shape=(len(texts), self.n_features))
-        x.sum_duplicates()  # sorts each row's indices and adds up repeated n-grams
-        if self.vec.binary:
-            x.data.fill(1)
-        return x
-
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """TF-IDF features, through the vectorizer's own fitted ``TfidfTransformer``."""
-        return self.vec._tfidf.transform(self.counts(texts), copy=False)
-
-
-class FastTfidf(_Wrapper):
-    """A fitted ``TfidfClassifier`` with a faster, feature-identical analyzer.
-
-    ``features(texts)`` equals ``model.features(texts)`` exactly (checked in the tests);
-    ``predict_proba`` applies the model's own coefficients and softmax.
-    """
-
-    def __init__(self, model: Any, cache_words: int = 200_000) -> None:
-        if not all(hasattr(model, a) for a in ("word_", "char_", "coef_", "intercept_")):
-            raise ModelError("FastTfidf needs a fitted TfidfClassifier")
-        self.base = model
-        self._word = _Counter(model.word_, cache_words)
-        self._char = _Counter(model.char_, cache_words)
-
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        texts = list(texts)
-        return sp.hstack([self._word.transform(texts), self._char.transform(texts)], format="csr")
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        logits = self.features(texts) @ self.base.coef_.T + self.base.intercept_
-        return softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- transformer
@@ -585,7 +426,7 @@ def accelerate(
 ) -> Any:
     """The predictor ``stance-score`` uses for ``model`` and a ``--fast`` mode.
 
-    TF-IDF models always get :class:`FastTfidf` (identical features, so identical output);
+    TF-IDF models are returned as they are (their ``predict_proba`` is already the fast path);
     transformers get :class:`FastTransformer` for ``onnx-int8``/``bf16`` and stay as they are
     for ``none``. Any other model is returned unchanged for ``none``.
     """
@@ -598,7 +439,7 @@ def accelerate(
                 f"--fast {fast} applies to transformer models; this is a TF-IDF model "
                 "(it always runs its fast, feature-identical path)"
             )
-        return FastTfidf(model)
+        return model
     if fast == "none":
         return model
     return FastTransformer(model, fast, threads=threads, batch_size=batch_size, cache_dir=cache_dir,

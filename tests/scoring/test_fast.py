@@ -13,8 +13,7 @@ import torch
 
 import stance
 from stance.errors import ConfigError
-from stance.models.tfidf import TfidfClassifier
-from stance.scoring.fast import FastTfidf, FastTransformer, accelerate, parity
+from stance.scoring.fast import FastTransformer, accelerate, parity
 from tests.schemes import PAK
 from tests.scoring import article_texts, tfidf_model_dir, training_corpus, write_jsonl
 
@@ -56,38 +55,8 @@ def _assert_same_matrix(a, b):
     assert np.array_equal(a.data, b.data)  # bit-identical values
 
 
-@pytest.mark.slow
-def test_fast_tfidf_features_are_identical(model):
-    texts = ODD_TEXTS + _eval_texts() + [t.upper() for t in _eval_texts(5)]
-    fast = FastTfidf(model)
-    _assert_same_matrix(fast.features(texts), model.features(texts))
-    # a warm cache gives the same result again
-    _assert_same_matrix(fast.features(texts[::-1]), model.features(texts[::-1]))
-    assert np.array_equal(fast.predict_proba(texts), model.predict_proba(texts))
-    assert list(fast.predict(texts)) == list(model.predict(texts))
-
-
-@pytest.mark.parametrize("params", [
-    {"char_ngram_range": (2, 4), "word_ngram_range": (1, 1), "sublinear_tf": False},
-    {"char_ngram_range": (1, 3), "max_features": 500, "min_df": 2},
-])
-def test_fast_tfidf_is_identical_for_other_settings(params):
-    texts, labels = training_corpus(20)
-    m = TfidfClassifier(max_iter=300, **params).fit(texts, labels)
-    fast = FastTfidf(m, cache_words=5)  # tiny cache: cleared while transforming
-    probe = ODD_TEXTS + _eval_texts(10)
-    _assert_same_matrix(fast.features(probe), m.features(probe))
-    assert np.array_equal(fast.predict_proba(probe), m.predict_proba(probe))
-
-
-def test_fast_tfidf_delegates_metadata_and_handles_empty_input(model):
-    fast = FastTfidf(model)
-    assert fast.manifest_ is model.manifest_ and list(fast.classes_) == list(model.classes_)
-    assert fast.predict_proba([]).shape == (0, len(model.classes_))
-
-
 def test_accelerate_picks_the_path(model):
-    assert isinstance(accelerate(model), FastTfidf)
+    assert accelerate(model) is model  # TF-IDF: predict_proba is already the fast path
     with pytest.raises(ConfigError, match="transformer"):
         accelerate(model, "onnx-int8")
     with pytest.raises(ConfigError, match="expected one of"):
@@ -96,8 +65,19 @@ def test_accelerate_picks_the_path(model):
 
 def test_parity_report(model):
     texts = _eval_texts(5)
-    res = parity(model, FastTfidf(model), texts)
+    res = parity(model, model, texts)
     assert res == {"agreement": 1.0, "max_abs_proba_diff": 0.0, "n": len(texts)}
+
+    class Reversed:  # probabilities of the classes in reverse order: disagrees where not neutral
+        classes_ = model.classes_
+
+        def predict_proba(self, t):
+            return model.predict_proba(t)[:, ::-1]
+
+    worse = parity(model, Reversed(), texts)
+    expected = float(np.mean(model.predict(texts) == model.classes_[::-1][model.predict_proba(texts).argmax(1)]))
+    assert worse["agreement"] == pytest.approx(expected) and worse["agreement"] < 1
+    assert worse["max_abs_proba_diff"] > 0
     with pytest.raises(ValueError):
         parity(model, model, [])
 
