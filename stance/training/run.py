@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +15,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import stance
-from stance.atomic import write_json_atomic
+from stance.atomic import atomic_dir, write_json_atomic
 from stance.data.build import BuildResult, write_dataset
+from stance.data.dataset_dir import read_dataset
 from stance.data.from_config import build_from_config, scheme_from_config
 from stance.data.model_input import inputs_of
 from stance.errors import ConfigError, InputError
 from stance.evaluation.evaluate import metrics_of, per_source_table, predict_frame
 from stance.models.base import StanceClassifier
 from stance.models.card import write_model_card
-from stance.resources import legacy_scheme
 from stance.scheme import Scheme, check_same_scheme
 from stance.training.cv import CVSettings, run_cv
 from stance.training.tracking import Tracker
@@ -59,20 +57,15 @@ def load_sentences(cfg: DictConfig, run_dir: Path, write: bool = True) -> tuple[
     labels and the resolved :class:`~stance.scheme.Scheme` under ``"scheme"``)."""
     wanted = scheme_from_config(cfg.get("scheme"))
     if cfg.get("dataset_dir"):
-        d = Path(cfg.dataset_dir)
-        if not (d / "sentences.parquet").is_file():
-            raise InputError(
-                "not a stance-build dataset folder (no sentences.parquet)",
-                path=d,
-                hint="point dataset_dir at the dataset/ folder that stance-build wrote",
-            )
-        df = pd.read_parquet(d / "sentences.parquet")
-        report = json.loads((d / "build_report.json").read_text())
-        scheme = Scheme.from_dict(report["scheme"]) if report.get("scheme") else legacy_scheme(report["labels"])
+        data = read_dataset(cfg.dataset_dir)
+        if not data.report:
+            raise InputError("not a stance-build dataset folder (no build_report.json beside the table)",
+                             path=data.table, hint="point dataset_dir at the dataset/ folder that stance-build wrote")
+        df, scheme = data.sentences, data.scheme
         if wanted.resolved:
-            check_same_scheme(wanted, scheme, "the configured scheme", f"the dataset {d}")
-        info = {"fingerprint": report["fingerprint"], "dataset_dir": str(d),
-                "preprocessing": report.get("preprocessing")}
+            check_same_scheme(wanted, scheme, "the configured scheme", f"the dataset {data.table.parent}")
+        info = {"fingerprint": data.fingerprint, "dataset_dir": str(data.table.parent),
+                "preprocessing": data.preprocessing}
     else:
         result: BuildResult = build_from_config(cfg.data, scheme=wanted)
         if write:
@@ -113,40 +106,20 @@ def train(cfg: DictConfig) -> float:
     if main:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     df, data_info = load_sentences(cfg, run_dir, write=main)
-    label_mode = cfg.data.get("labels", "gold")
-    if label_mode not in ("gold", "weak", "gold+weak"):
-        raise ConfigError(f"data.labels={label_mode!r}: expected gold, weak or gold+weak")
-    if label_mode != "gold":
-        from stance.annotation.training_labels import apply_label_mode
-
-        df = apply_label_mode(df, label_mode, cfg)
+    df = _apply_label_mode(df, cfg)
     model: StanceClassifier = instantiate(cfg.model.classifier, _convert_="all")
     _training_run_params(model, cfg, run_dir, run_name)
     scheme: Scheme = data_info["scheme"]
-    labels = scheme.label_list
-    parts = {s: _split(df, s) for s in SPLITS}
-    for s in ("train",) if cv.only else ("train", "test"):
-        if parts[s].empty:
-            raise InputError(
-                f"the {s} split is empty",
-                hint="check the split settings (data.split) and that gold labels match the corpus",
-            )
+    parts = _check_parts({s: _split(df, s) for s in SPLITS}, cv.only)
     log.info("training %s on %d sentences (validation %d, test %d)", cfg.model.name,
              len(parts["train"]), len(parts["validation"]), len(parts["test"]))
-    val = parts["validation"]
-    n_train_labels = parts["train"]["label"].nunique()
-    if n_train_labels < 2:
-        raise InputError(
-            f"the training split has a single label ({parts['train']['label'].iloc[0]!r}): a classifier "
-            "needs at least two", hint="check the labels and the split settings (data.split)",
-        )
     cv_summary = None
     if cv.enabled:
         cv_summary = run_cv(model, df, cv, scheme, run_dir, n_boot=settings.n_boot, seed=int(cfg.seed),
                             min_sentences=settings.min_sentences, min_articles=settings.min_articles,
                             main=main)
     run_info: dict[str, Any] = {
-        "package_version": stance.__version__, "labels": labels, "scheme": scheme.to_dict(),
+        "package_version": stance.__version__, "labels": scheme.label_list, "scheme": scheme.to_dict(),
         "seed": int(cfg.seed),
         "data_fingerprint": data_info["fingerprint"], "dataset_dir": data_info["dataset_dir"],
         "model": cfg.model.name,
@@ -163,6 +136,7 @@ def train(cfg: DictConfig) -> float:
         tracker.log_final(metrics_cv, _flat_params(cfg), run_name)
         return _lookup(metrics_cv, cfg.optimized_metric)
 
+    val = parts["validation"]
     model.fit(inputs_of(parts["train"]), parts["train"]["label"].tolist(),
               inputs_of(val), val["label"].tolist(), scheme=scheme)
     if not main:  # another process of a multi-process run: the main process evaluates and saves
@@ -173,30 +147,8 @@ def train(cfg: DictConfig) -> float:
                                "n_train": len(parts["train"])}
     if cv_summary is not None:
         metrics["cv"] = cv_summary
-    tables = {}
-    for s in ("validation", "test"):
-        if parts[s].empty:
-            continue
-        pred = predict_frame(model, parts[s])
-        metrics[s] = metrics_of(pred, labels, n_boot=settings.n_boot, seed=int(cfg.seed))
-        metrics[s]["per_source"] = per_source_table(pred, scheme).to_dict(orient="records")
-        tables[s] = pred
-        if settings.save_predictions:
-            pred.to_parquet(run_dir / f"predictions_{s}.parquet", index=False)
-    # save model atomically, then its size
-    tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=run_dir))
-    extra = {
-        "data_fingerprint": data_info["fingerprint"],
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "validation_confusion_matrix": metrics.get("validation", {}).get("confusion_matrix"),
-        "preprocessing": data_info.get("preprocessing"),
-    }
-    model.save(tmp, extra=extra)
-    write_model_card(tmp, model, metrics, data_info, cfg)
-    final = run_dir / "model"
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    metrics.update(_evaluate_splits(model, parts, scheme, settings, run_dir, int(cfg.seed)))
+    final = _save_model(model, run_dir, metrics, data_info, cfg)
     metrics["model_size_bytes"] = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
     write_json_atomic(run_dir / "metrics.json", metrics)
     write_json_atomic(run_dir / "run_info.json", {**run_info, "model_dir": str(final)})
@@ -208,6 +160,65 @@ def train(cfg: DictConfig) -> float:
             ci = metrics[s]["macro_f1_ci"]
             log.info("%s macro-F1 %.3f [%.3f, %.3f]", s, metrics[s]["macro_f1"], ci["low"], ci["high"])
     return _lookup(metrics, cfg.optimized_metric)
+
+
+def _apply_label_mode(df: pd.DataFrame, cfg: DictConfig) -> pd.DataFrame:
+    """The labels to train on: gold as built, or weak / gold+weak from the labelling functions."""
+    label_mode = cfg.data.get("labels", "gold")
+    if label_mode not in ("gold", "weak", "gold+weak"):
+        raise ConfigError(f"data.labels={label_mode!r}: expected gold, weak or gold+weak")
+    if label_mode == "gold":
+        return df
+    from stance.annotation.training_labels import apply_label_mode
+
+    return apply_label_mode(df, label_mode, cfg)
+
+
+def _check_parts(parts: dict[str, pd.DataFrame], cv_only: bool) -> dict[str, pd.DataFrame]:
+    """The splits, refused when a needed one is empty or training has a single label."""
+    for s in ("train",) if cv_only else ("train", "test"):
+        if parts[s].empty:
+            raise InputError(
+                f"the {s} split is empty",
+                hint="check the split settings (data.split) and that gold labels match the corpus",
+            )
+    if parts["train"]["label"].nunique() < 2:
+        raise InputError(
+            f"the training split has a single label ({parts['train']['label'].iloc[0]!r}): a classifier "
+            "needs at least two", hint="check the labels and the split settings (data.split)",
+        )
+    return parts
+
+
+def _evaluate_splits(model: StanceClassifier, parts: dict[str, pd.DataFrame], scheme: Scheme,
+                     settings: TrainerSettings, run_dir: Path, seed: int) -> dict[str, Any]:
+    """Validation and test metrics (with per-source tables); predictions files when asked."""
+    out: dict[str, Any] = {}
+    for s in ("validation", "test"):
+        if parts[s].empty:
+            continue
+        pred = predict_frame(model, parts[s])
+        out[s] = metrics_of(pred, scheme.label_list, n_boot=settings.n_boot, seed=seed)
+        out[s]["per_source"] = per_source_table(pred, scheme).to_dict(orient="records")
+        if settings.save_predictions:
+            pred.to_parquet(run_dir / f"predictions_{s}.parquet", index=False)
+    return out
+
+
+def _save_model(model: StanceClassifier, run_dir: Path, metrics: dict[str, Any], data_info: dict[str, Any],
+                cfg: DictConfig) -> Path:
+    """``RUN_DIR/model`` written atomically (weights, manifest, model card)."""
+    extra = {
+        "data_fingerprint": data_info["fingerprint"],
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "validation_confusion_matrix": metrics.get("validation", {}).get("confusion_matrix"),
+        "preprocessing": data_info.get("preprocessing"),
+    }
+    final = run_dir / "model"
+    with atomic_dir(final) as tmp:
+        model.save(tmp, extra=extra)
+        write_model_card(tmp, model, metrics, data_info, cfg)
+    return final
 
 
 def is_main_process() -> bool:
