@@ -68,7 +68,8 @@ NEEDS = {  # overrides an option needs to compose (a required path)
     "data=corpus": ["data.corpora.main.path=/nonexistent"],
     "data=sentences": [f"data.path={EXAMPLES / 'border_trade.csv'}"],
 }
-SKIP = {"hparams_search"}  # need the optuna sweeper plugin: test_hparams_search_composes
+SKIP = {"hparams_search", "hydra/launcher"}
+"""Need the optuna sweeper / launcher plugins: test_hparams_search_composes, test_sweeps.py."""
 
 
 def _groups_on_disk() -> dict[str, list[str]]:
