@@ -68,7 +68,8 @@ NEEDS = {  # overrides an option needs to compose (a required path)
     "data=corpus": ["data.corpora.main.path=/nonexistent"],
     "data=sentences": [f"data.path={EXAMPLES / 'border_trade.csv'}"],
 }
-SKIP = {"hparams_search"}  # need the optuna sweeper plugin: test_hparams_search_composes
+SKIP = {"hparams_search", "hydra/launcher"}
+"""Need the optuna sweeper / launcher plugins: test_hparams_search_composes, test_sweeps.py."""
 
 
 def _groups_on_disk() -> dict[str, list[str]]:
@@ -125,6 +126,7 @@ def test_composes_and_instantiates(name: str, overrides: list[str]) -> None:
 @pytest.mark.parametrize("search", _options("hparams_search"))
 def test_hparams_search_composes(search: str) -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")  # tfidf_optuna's launcher
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=[f"hparams_search={search}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params
