@@ -46,16 +46,10 @@ def load_sentence_table(path: str | Path) -> pd.DataFrame:
     Needs ``text``; ``sentence_id`` is derived from ``article_id`` and the text when missing,
     ``article_id`` defaults to the row number and ``source`` to ``unknown``.
     """
+    from stance.data.dataset_dir import find_table
     from stance.data.segment import sentence_id
 
-    p = Path(path)
-    if p.is_dir():
-        p = p / "sentences.parquet"
-        if not p.is_file():
-            raise InputError("no sentences.parquet in this folder", path=path,
-                             hint="give a stance-build dataset folder or a sentence table")
-    if not p.is_file():
-        raise InputError("file does not exist", path=p)
+    p = find_table(path)  # a dataset folder, a run directory's dataset/, or the table itself
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         df = pd.read_parquet(p)

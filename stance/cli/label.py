@@ -33,12 +33,9 @@ from stance.errors import InputError
 
 def _sentences(cfg: DictConfig) -> pd.DataFrame:
     if cfg.get("dataset_dir"):
-        d = Path(cfg.dataset_dir)
-        table = d / "sentences.parquet" if d.is_dir() else d
-        if not table.is_file():
-            raise InputError("not a stance-build dataset folder (no sentences.parquet)", path=d,
-                             hint="point dataset_dir at the dataset/ folder that stance-build wrote")
-        df = pd.read_parquet(table)
+        from stance.data.dataset_dir import read_dataset
+
+        df = read_dataset(cfg.dataset_dir).sentences
     else:
         from stance.data.from_config import build_from_config, scheme_from_config
 
