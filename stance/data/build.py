@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from stance.atomic import atomic_dir
 from stance.data.annotations import Annotation, JoinReport, join_labels
 from stance.data.attribution import Attributor
 from stance.data.cleaning import Cleaner
+from stance.data.dataset_dir import REPORT, TABLE
 from stance.data.dedup import Deduplicator, Duplicate
 from stance.data.readers import ReadResult, Skipped
 from stance.data.schema import SENTENCE_COLUMNS, Article, Sentence
@@ -321,21 +323,16 @@ def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | Non
     Files are written to a temporary folder first and moved into place, so an interrupted
     build never leaves a half-written dataset.
     """
-    import shutil
-    import tempfile
-
     import datasets
 
     import stance
 
     datasets.disable_progress_bars()
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".dataset-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         result.dataset_dict().save_to_disk(str(tmp / "hf"))
         df = result.sentences
-        df.to_parquet(tmp / "sentences.parquet", index=False)
+        df.to_parquet(tmp / TABLE, index=False)
         df.to_json(tmp / "sentences.jsonl", orient="records", lines=True, force_ascii=False)
         report = {
             "package_version": stance.__version__,
@@ -351,11 +348,5 @@ def write_dataset(result: BuildResult, out_dir: str | Path, extra: Mapping | Non
             "duplicates": [d.__dict__ for d in result.duplicates],
             **(dict(extra) if extra else {}),
         }
-        (tmp / "build_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return out
