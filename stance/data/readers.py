@@ -424,36 +424,43 @@ def _walk(root: Path, recursive: bool, follow_symlinks: bool, result: ReadResult
     for dirpath, dirs, files in os.walk(root, followlinks=False):
         here = Path(dirpath)
         dirs.sort()
-        for d in list(dirs):
-            p = here / d
-            if p.is_symlink():
-                target = p.resolve()
-                if follow_symlinks and target.is_dir() and _inside(target, real_root):
-                    continue  # os.walk does not descend into links: read it as its own walk below
-                dirs.remove(d)
-                why = "outside the root" if not _inside(target, real_root) else "not followed"
-                result.skipped.append(Skipped(str(p), f"symlinked directory: {why} (target {target})"))
-            elif not recursive:
-                dirs.remove(d)
+        dirs[:] = [d for d in dirs if _descend(here / d, recursive, follow_symlinks, real_root, result)]
         for name in sorted(files):
-            p = here / name
-            if p.is_symlink():
-                target = p.resolve()
-                if not target.exists():
-                    result.skipped.append(Skipped(str(p), f"dangling symlink: points to {target}"))
-                    continue
-                if not (follow_symlinks and _inside(target, real_root)):
-                    why = "outside the root" if not _inside(target, real_root) else "not followed"
-                    result.skipped.append(Skipped(str(p), f"symlink not followed: {why} (target {target})"))
-                    continue
-            yield p
+            if _read_file(here / name, follow_symlinks, real_root, result):
+                yield here / name
         if follow_symlinks:
             for d in dirs:
-                p = here / d
-                if p.is_symlink():
-                    yield from _walk_linked(p, root, recursive, result)
+                if (here / d).is_symlink():
+                    yield from _walk_linked(here / d, root, recursive, result)
         if not recursive:
             return
+
+
+def _descend(p: Path, recursive: bool, follow_symlinks: bool, real_root: Path, result: ReadResult) -> bool:
+    """Whether the walk keeps directory ``p`` (a followed link is kept for its own walk)."""
+    if not p.is_symlink():
+        return recursive
+    target = p.resolve()
+    if follow_symlinks and target.is_dir() and _inside(target, real_root):
+        return True  # os.walk does not descend into links: read as its own walk in _walk
+    why = "outside the root" if not _inside(target, real_root) else "not followed"
+    result.skipped.append(Skipped(str(p), f"symlinked directory: {why} (target {target})"))
+    return False
+
+
+def _read_file(p: Path, follow_symlinks: bool, real_root: Path, result: ReadResult) -> bool:
+    """Whether file ``p`` is read; a dangling or unfollowed link is listed as skipped."""
+    if not p.is_symlink():
+        return True
+    target = p.resolve()
+    if not target.exists():
+        result.skipped.append(Skipped(str(p), f"dangling symlink: points to {target}"))
+        return False
+    if not (follow_symlinks and _inside(target, real_root)):
+        why = "outside the root" if not _inside(target, real_root) else "not followed"
+        result.skipped.append(Skipped(str(p), f"symlink not followed: {why} (target {target})"))
+        return False
+    return True
 
 
 def _walk_linked(link: Path, root: Path, recursive: bool, result: ReadResult) -> Iterator[Path]:
