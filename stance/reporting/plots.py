@@ -496,8 +496,8 @@ def plot_period_lines(
     ax.set_ylabel(ylabel, fontsize=9)
     ax.grid(axis="y", color="#e3e3e3", lw=0.6)
     ax.set_title(title, fontsize=10)
-    if len(series) > 1:
-        ax.legend(fontsize=8, frameon=False, ncol=min(len(series), 5), loc="upper left")
+    if len(series) > 1:  # outside the axes: label names never cover the lines
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     n = np.array([int(by_period.loc[p, "n_articles"]) if p in by_period.index else 0 for p in periods])
     axn.bar(x, n, color="#9aa5b1", width=0.6)
     axn.set_ylabel("articles", fontsize=8)

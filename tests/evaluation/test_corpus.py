@@ -71,6 +71,13 @@ def test_period_table_counts_unreadable_dates_and_checks_the_period():
         check_period("fortnight")
 
 
+def test_a_period_without_articles_is_listed_but_has_no_row():
+    res = period_table(_frame(ROWS), {"a1": "2025-10-06", "a3": "2025-10-21"}, PAK, period="W", n_boot=20)
+    assert len(res.periods) == 3 and res.periods[1] == "2025-10-13/2025-10-19"
+    assert res.periods[1] not in set(res.table["period"])
+    assert (res.first.date().isoformat(), res.last.date().isoformat()) == ("2025-10-06", "2025-10-21")
+
+
 def test_period_table_without_poles_gives_label_shares():
     frames = bundled_scheme("frames5")
     labs = frames.label_list

@@ -330,3 +330,24 @@ def test_corpus_report_screenshots_with_many_long_named_sources(tmp_path):
                               capture_output=True, text=True, timeout=180, check=False)
         assert proc.returncode == 0, proc.stderr
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_an_empty_week_is_said_and_left_blank(tmp_path):
+    spec = corpus_spec(n_sources=3, n_articles=6, single_article_source=False, labels=PAK.label_list)
+    spec = [a for a in spec if not a["date"].startswith(("2025-10-13", "2025-10-14", "2025-10-15", "2025-10-16",
+                                                         "2025-10-17", "2025-10-18", "2025-10-19"))]
+    out = write_output(tmp_path / "gap.jsonl", PAK, spec)
+    md = write_corpus_report(out, **KW)["markdown"].read_text(encoding="utf-8")
+    assert "1 week(s) between the first and the last date have no article" in md
+    row = [ln for ln in md.splitlines() if ln.startswith("| Alpha Herald |") and "art.)" in ln][0]
+    assert row.split(" | ")[2] == "–"  # the second week's column
+
+
+def test_a_model_trained_on_the_synthetic_sample_gets_the_plain_caveat(tmp_path):
+    spec = corpus_spec(n_sources=3, n_articles=3, labels=PAK.label_list)
+    info = {"kind": "transformer", "data_name": "sample", "label_source": "gold", "temperature": 1.37,
+            "validation_confusion_matrix": None, "metrics": {}}
+    out = write_output(tmp_path / "s.jsonl", PAK, spec, kind="transformer", model_info=info)
+    md = write_corpus_report(out, **KW)["markdown"].read_text(encoding="utf-8")
+    assert "temperature-scaled on the validation split (T = 1.37)" in md
+    assert "synthetic (the bundled sample)" in md and "demonstration" in md
