@@ -36,7 +36,7 @@ from stance.evaluation.bias import (
 from stance.evaluation.bootstrap import (
     check_boot_args,
     cluster_bootstrap_counts,
-    cluster_multiplicities,
+    multiplicity_matrix,
     paired_bootstrap_counts,
     percentile_interval,
 )
@@ -69,9 +69,8 @@ def _check_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "frame"
 
 def _replicates(counts: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """Summed counts of every bootstrap replicate, shape (n_boot, k): the draws of
-    :func:`~stance.evaluation.bootstrap.cluster_multiplicities`, stacked into one product."""
-    mult = np.stack(list(cluster_multiplicities(len(counts), n_boot, seed)))
-    return mult @ counts
+    :func:`~stance.evaluation.bootstrap.cluster_multiplicities`, as one matrix product."""
+    return multiplicity_matrix(len(counts), n_boot, seed) @ counts
 
 
 def _slant_of(counts: np.ndarray, poles: tuple[int, int]) -> np.ndarray:
@@ -208,25 +207,27 @@ def period_table(
     codes = _label_codes(dated["label"].tolist(), labels, "label")
     k = len(labels)
     rows = []
-    groups = [(str(s), (dated["source"] == s).to_numpy()) for s in sorted(dated["source"].astype(str).unique())]
-    groups.append((ALL_SOURCES, np.ones(len(dated), dtype=bool)))
-    for source, mask in groups:
-        for p in sorted(per[mask].unique()):
-            sel = mask & (per == p).to_numpy()
-            counts = _cluster_label_counts(dated["article_id"].to_numpy(dtype=object)[sel], codes[sel], k)
-            reps = _replicates(counts, n_boot, seed) if len(counts) > 1 else None
-            row: dict[str, Any] = {"source": source, "period": str(p), "start": p.start_time,
-                                   "n_articles": len(counts), "n_sentences": int(sel.sum())}
-            total = counts.sum(axis=0)
-            if poles is not None:
-                low, high = percentile_interval(_slant_of(reps, poles), alpha) if reps is not None else (math.nan, math.nan)
-                row.update(slant=float(_slant_of(total, poles)), slant_low=low, slant_high=high)
-            shares = _shares_of(total)
-            rep_shares = _shares_of(reps) if reps is not None else None
-            for j, lab in enumerate(labels):
-                low, high = percentile_interval(rep_shares[:, j], alpha) if rep_shares is not None else (math.nan, math.nan)
-                row[f"share_{lab}"], row[f"share_{lab}_low"], row[f"share_{lab}_high"] = float(shares[j]), low, high
-            rows.append(row)
+    arts = dated["article_id"].to_numpy(dtype=object)
+    keys = pd.DataFrame({"source": dated["source"].astype(str).to_numpy(), "period": per.to_numpy()})
+    by_source = keys.groupby(["source", "period"], sort=True).indices
+    by_period = keys.groupby("period", sort=True).indices
+    groups = [*((s, p, idx) for (s, p), idx in by_source.items()),
+              *((ALL_SOURCES, p, idx) for p, idx in by_period.items())]
+    for source, p, sel in groups:
+        counts = _cluster_label_counts(arts[sel], codes[sel], k)
+        reps = _replicates(counts, n_boot, seed) if len(counts) > 1 else None
+        row: dict[str, Any] = {"source": source, "period": str(p), "start": p.start_time,
+                               "n_articles": len(counts), "n_sentences": len(sel)}
+        total = counts.sum(axis=0)
+        if poles is not None:
+            low, high = percentile_interval(_slant_of(reps, poles), alpha) if reps is not None else (math.nan, math.nan)
+            row.update(slant=float(_slant_of(total, poles)), slant_low=low, slant_high=high)
+        shares = _shares_of(total)
+        rep_shares = _shares_of(reps) if reps is not None else None
+        for j, lab in enumerate(labels):
+            low, high = percentile_interval(rep_shares[:, j], alpha) if rep_shares is not None else (math.nan, math.nan)
+            row[f"share_{lab}"], row[f"share_{lab}_low"], row[f"share_{lab}_high"] = float(shares[j]), low, high
+        rows.append(row)
     result.table = pd.DataFrame(rows)
     first, last = per.min(), per.max()
     result.periods = [str(p) for p in pd.period_range(first, last, freq=period)]

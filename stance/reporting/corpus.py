@@ -57,6 +57,8 @@ __all__ = ["compare_outputs", "default_report_dir", "write_corpus_report"]
 
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 MAX_SAMPLE_TEXT = 400
+MAX_TABLE_PERIODS = 26
+"""Most periods the per-source time table shows as columns (half a year of weeks)."""
 
 
 def default_report_dir(output: str | Path) -> Path:
@@ -370,6 +372,12 @@ def _time_section(c: _Corpus, res: Any, outdir: Path, figs: dict[str, Path]) -> 
     else:
         order = [s for s in c.order if s in set(per_source["source"])]
         value = None
+    if len(periods) > MAX_TABLE_PERIODS:
+        sec.blocks.append(Para(
+            f"The per-source table is left out: {len(periods)} {pname}s are too many columns to read "
+            f"(at most {MAX_TABLE_PERIODS}); the figure above shows them all, or choose a longer period "
+            "(stance-report --period M for months).", "note"))
+        return sec
     rows = []
     idx = per_source.set_index(["source", "period"])
     for s in order:

@@ -436,23 +436,34 @@ def plot_period_heatmap(
     ax.set_facecolor("#f2f2f2")
     masked = np.ma.masked_invalid(values)
     im = ax.imshow(masked, cmap=cmap, vmin=vlim[0], vmax=vlim[1], aspect="auto", interpolation="nearest")
+    annotate = len(periods) <= MAX_ANNOTATED_PERIODS  # more columns: too narrow for numbers
     for i in range(len(order)):
         for j in range(len(periods)):
-            if counts[i, j]:
+            if counts[i, j] and annotate:
                 v = values[i, j]
                 dark = _finite(v) and abs(float(v)) > 0.55 * max(abs(vlim[0]), abs(vlim[1]))
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if dark else "#222222")
-            else:
+            elif not counts[i, j]:
                 ax.add_patch(_hatch_cell(j, i))
     _source_ticks(ax, order, low or set())
-    ax.set_xticks(range(len(periods)))
-    ax.set_xticklabels([_period_tick(p) for p in periods], rotation=45, ha="right", fontsize=8)
+    step = _tick_step(len(periods))
+    ax.set_xticks(range(0, len(periods), step))
+    ax.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
     ax.tick_params(axis="y", labelsize=8)
-    ax.set_title(title + " (numbers: articles; blank: none)", fontsize=10)
+    ax.set_title(title + (" (numbers: articles; hatched: none)" if annotate else " (hatched: no article)"), fontsize=10)
     fig.colorbar(im, ax=ax, shrink=min(1.0, 8.0 / max(1, len(order))) if len(order) > 8 else 0.9,
                  label=colorbar_label or column.replace("_", " "), pad=0.02)
     return _save(fig, path)
+
+
+MAX_ANNOTATED_PERIODS = 30
+"""Beyond this many periods the heatmap cells are too narrow to carry article counts."""
+
+
+def _tick_step(n: int, max_ticks: int = 26) -> int:
+    """Label every k-th period so that at most ``max_ticks`` labels share the axis."""
+    return max(1, -(-n // max_ticks))
 
 
 def _hatch_cell(x: int, y: int) -> Any:
@@ -501,6 +512,7 @@ def plot_period_lines(
     n = np.array([int(by_period.loc[p, "n_articles"]) if p in by_period.index else 0 for p in periods])
     axn.bar(x, n, color="#9aa5b1", width=0.6)
     axn.set_ylabel("articles", fontsize=8)
-    axn.set_xticks(x)
-    axn.set_xticklabels([_period_tick(p) for p in periods], rotation=45, ha="right", fontsize=8)
+    step = _tick_step(len(periods))
+    axn.set_xticks(x[::step])
+    axn.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
     return _save(fig, path)

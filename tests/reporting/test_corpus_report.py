@@ -351,3 +351,14 @@ def test_a_model_trained_on_the_synthetic_sample_gets_the_plain_caveat(tmp_path)
     md = write_corpus_report(out, **KW)["markdown"].read_text(encoding="utf-8")
     assert "temperature-scaled on the validation split (T = 1.37)" in md
     assert "synthetic (the bundled sample)" in md and "demonstration" in md
+
+
+def test_a_year_of_weeks_keeps_the_figure_and_leaves_out_the_wide_table(tmp_path):
+    spec = corpus_spec(n_sources=2, n_articles=70, single_article_source=False, labels=PAK.label_list)
+    out = write_output(tmp_path / "year.jsonl", PAK, spec)
+    paths = write_corpus_report(out, **KW)
+    md = paths["markdown"].read_text(encoding="utf-8")
+    n_weeks = (max(a["date"] for a in spec) > "") and len({
+        __import__("pandas").Period(a["date"], freq="W") for a in spec})
+    assert n_weeks > 26 and "The per-source table is left out" in md and "time_sources.png" in md
+    assert paths["time_sources"].is_file()
