@@ -21,6 +21,7 @@ __all__ = [
     "cluster_bootstrap",
     "cluster_bootstrap_counts",
     "cluster_multiplicities",
+    "multiplicity_matrix",
     "check_boot_args",
     "difference_interval",
     "paired_bootstrap_counts",
@@ -70,6 +71,17 @@ def cluster_multiplicities(n_clusters: int, n_boot: int, seed: int) -> Iterator[
     for _ in range(n_boot):
         draw = rng.integers(0, n_clusters, size=n_clusters)
         yield np.bincount(draw, minlength=n_clusters)
+
+
+def multiplicity_matrix(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
+    """The draws of :func:`cluster_multiplicities` as one ``(n_boot, n_clusters)`` matrix,
+    drawn in one call (the generator yields the same stream for one ``(n_boot, n_clusters)``
+    draw as for ``n_boot`` successive ones), so replicate sums of per-cluster counts are one
+    matrix product."""
+    rng = np.random.default_rng(seed)
+    draw = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
+    flat = (np.arange(n_boot)[:, None] * n_clusters + draw).ravel()
+    return np.bincount(flat, minlength=n_boot * n_clusters).reshape(n_boot, n_clusters)
 
 
 def _cluster_draws(

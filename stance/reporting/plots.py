@@ -25,6 +25,8 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_editorial_vs_quoted",
     "plot_model_comparison",
+    "plot_period_heatmap",
+    "plot_period_lines",
     "plot_reliability",
     "plot_source_slant",
     "plot_stance_distribution",
@@ -90,9 +92,20 @@ def _low_support_set(*tables: pd.DataFrame | None) -> set[str]:
     return out
 
 
+MAX_NAME = 34
+"""Longest source name shown on a figure axis (longer ones are cut with an ellipsis; the
+tables carry the full name)."""
+
+
+def short_name(name: str, limit: int = MAX_NAME) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis."""
+    name = str(name)
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "\u2026"
+
+
 def _source_ticks(ax: Any, order: Sequence[str], low: set[str]) -> None:
     ax.set_yticks(range(len(order)))
-    ax.set_yticklabels([f"{s}  (low support)" if s in low else s for s in order])
+    ax.set_yticklabels([f"{short_name(s)}  (low support)" if s in low else short_name(s) for s in order])
     for tick, s in zip(ax.get_yticklabels(), order, strict=True):
         if s in low:
             tick.set_color(LOW_SUPPORT_COLOR)
@@ -156,27 +169,36 @@ def plot_source_slant(
     poles: Sequence[str],
     gold: pd.DataFrame | None = None,
     title: str = "Per-source slant (95% article-bootstrap CI)",
+    names: tuple[str, str] | None = None,
+    order: Sequence[str] | None = None,
 ) -> Path:
     """Per-source slant with CI error bars: predicted (and gold, when given) side by side.
 
     ``pred`` and ``gold`` are :func:`~stance.evaluation.bias.source_bias_table` frames
-    computed from the predicted and gold labels of the same sentences.
+    computed from the predicted and gold labels of the same sentences (or two models' labels:
+    ``names`` = the legend names of ``pred`` and ``gold``); ``order``: top to bottom
+    (default :func:`source_order`).
     """
-    order = source_order(gold if gold is not None else pred)
+    order = list(order) if order is not None else source_order(gold if gold is not None else pred)
     low = _low_support_set(pred, gold)
     fig = _new_figure(8.0, _height_for(len(order)))
     ax = fig.add_subplot(1, 1, 1)
-    series = [(pred, PRED_STYLE, 0.14 if gold is not None else 0.0)]
+    pred_style, gold_style = PRED_STYLE, GOLD_STYLE
+    if names is not None:
+        pred_style, gold_style = {**PRED_STYLE, "label": names[0]}, {**GOLD_STYLE, "label": names[1]}
+    series = [(pred, pred_style, 0.14 if gold is not None else 0.0)]
     if gold is not None:
-        series.insert(0, (gold, GOLD_STYLE, -0.14))
+        series.insert(0, (gold, gold_style, -0.14))
     for table, style, off in series:
         _slant_series(ax, table, order, "slant", off, style)
     _source_ticks(ax, order, low)
     _slant_axis(ax, poles)
-    ax.set_title(title, fontsize=11, pad=16)
-    handles, names = ax.get_legend_handles_labels()
+    ax.set_title(title, fontsize=11, pad=24)  # above the pole arrows
+    handles, legend = ax.get_legend_handles_labels()
+    if names is not None:  # the first series (pred) first in the legend
+        handles, legend = handles[::-1], legend[::-1]
     if handles:
-        fig.legend(handles, names, loc="outside lower center", ncol=len(handles), fontsize=8,
+        fig.legend(handles, legend, loc="outside lower center", ncol=len(handles), fontsize=8,
                    frameon=False)
     return _save(fig, path)
 
@@ -202,7 +224,7 @@ def plot_editorial_vs_quoted(
             _slant_series(ax, gold, order, column, -0.14, GOLD_STYLE)
         _slant_series(ax, pred, order, column, 0.14 if gold is not None else 0.0, PRED_STYLE)
         _slant_axis(ax, poles, xlabel="slant")
-        ax.set_title(name, fontsize=10, pad=16)
+        ax.set_title(name, fontsize=10, pad=24)  # above the pole arrows
     _source_ticks(axes[0], order, low)
     axes[1].tick_params(axis="y", left=False)
     fig.suptitle(title, fontsize=11)
@@ -377,4 +399,120 @@ def plot_model_comparison(table: Sequence[Mapping[str, Any]], path: str | Path) 
     ax.grid(axis="x", color="#e3e3e3", lw=0.6)
     ax.set_title("Compared configurations", fontsize=10)
     ax.set_axisbelow(True)
+    return _save(fig, path)
+
+
+def plot_period_heatmap(
+    table: pd.DataFrame,
+    path: str | Path,
+    order: Sequence[str],
+    periods: Sequence[str],
+    column: str = "slant",
+    title: str = "Slant per source and period",
+    vlim: tuple[float, float] = (-1.0, 1.0),
+    cmap: str = "BrBG",
+    low: set[str] | None = None,
+    colorbar_label: str | None = None,
+) -> Path:
+    """Sources (rows, ``order``) x periods (columns): colour = ``column``, each cell annotated
+    with its number of articles; a period without articles of a source is left blank (hatched).
+
+    ``table`` has ``source``, ``period``, ``n_articles`` and ``column``
+    (:func:`stance.evaluation.corpus.period_table`).
+    """
+    idx = {s: i for i, s in enumerate(order)}
+    pcol = {p: j for j, p in enumerate(periods)}
+    values = np.full((len(order), len(periods)), np.nan)
+    counts = np.zeros((len(order), len(periods)), dtype=int)
+    for _, r in table.iterrows():
+        i, j = idx.get(str(r["source"])), pcol.get(str(r["period"]))
+        if i is None or j is None:
+            continue
+        values[i, j] = float(r[column]) if _finite(r[column]) else np.nan
+        counts[i, j] = int(r["n_articles"])
+    width = min(16.0, 3.6 + 0.9 * len(periods))
+    fig = _new_figure(width, _height_for(len(order), per_row=0.34, base=2.2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_facecolor("#f2f2f2")
+    masked = np.ma.masked_invalid(values)
+    im = ax.imshow(masked, cmap=cmap, vmin=vlim[0], vmax=vlim[1], aspect="auto", interpolation="nearest")
+    annotate = len(periods) <= MAX_ANNOTATED_PERIODS  # more columns: too narrow for numbers
+    for i in range(len(order)):
+        for j in range(len(periods)):
+            if counts[i, j] and annotate:
+                v = values[i, j]
+                dark = _finite(v) and abs(float(v)) > 0.55 * max(abs(vlim[0]), abs(vlim[1]))
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "#222222")
+            elif not counts[i, j]:
+                ax.add_patch(_hatch_cell(j, i))
+    _source_ticks(ax, order, low or set())
+    step = _tick_step(len(periods))
+    ax.set_xticks(range(0, len(periods), step))
+    ax.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(title + (" (numbers: articles; hatched: none)" if annotate else " (hatched: no article)"), fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=min(1.0, 8.0 / max(1, len(order))) if len(order) > 8 else 0.9,
+                 label=colorbar_label or column.replace("_", " "), pad=0.02)
+    return _save(fig, path)
+
+
+MAX_ANNOTATED_PERIODS = 30
+"""Beyond this many periods the heatmap cells are too narrow to carry article counts."""
+
+
+def _tick_step(n: int, max_ticks: int = 26) -> int:
+    """Label every k-th period so that at most ``max_ticks`` labels share the axis."""
+    return max(1, -(-n // max_ticks))
+
+
+def _hatch_cell(x: int, y: int) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#d0d0d0", lw=0)
+
+
+def _period_tick(period: str) -> str:
+    """A week ``2025-10-06/2025-10-12`` shown by its first day; other periods as they are."""
+    return period.split("/")[0]
+
+
+def plot_period_lines(
+    table: pd.DataFrame,
+    path: str | Path,
+    periods: Sequence[str],
+    series: Sequence[tuple[str, str]],
+    colors: Mapping[str, str] | None = None,
+    ylabel: str = "slant",
+    ylim: tuple[float, float] = (-1.0, 1.0),
+    title: str = "All sources, per period (95% article-bootstrap CI)",
+) -> Path:
+    """Corpus-wide lines over ``periods``: one per ``(column, legend name)`` in ``series``, each
+    with its ``<column>_low``/``_high`` band; bars below give the number of articles per period
+    (a period without articles is a gap, not a zero)."""
+    by_period = table.set_index(table["period"].astype(str))
+    x = np.arange(len(periods))
+    fig = _new_figure(min(12.0, 4.5 + 0.55 * len(periods)), 4.4)
+    ax, axn = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    for column, name in series:
+        y = np.array([float(by_period.loc[p, column]) if p in by_period.index else np.nan for p in periods])
+        lo = np.array([float(by_period.loc[p, f"{column}_low"]) if p in by_period.index else np.nan for p in periods])
+        hi = np.array([float(by_period.loc[p, f"{column}_high"]) if p in by_period.index else np.nan for p in periods])
+        color = (colors or {}).get(column, PRED_STYLE["color"])
+        ax.plot(x, y, marker="o", ms=4, color=color, label=name)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+    ax.set_ylim(*ylim)
+    if ylim[0] < 0 < ylim[1]:
+        ax.axhline(0.0, color="#555555", lw=0.8)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(axis="y", color="#e3e3e3", lw=0.6)
+    ax.set_title(title, fontsize=10)
+    if len(series) > 1:  # outside the axes: label names never cover the lines
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    n = np.array([int(by_period.loc[p, "n_articles"]) if p in by_period.index else 0 for p in periods])
+    axn.bar(x, n, color="#9aa5b1", width=0.6)
+    axn.set_ylabel("articles", fontsize=8)
+    step = _tick_step(len(periods))
+    axn.set_xticks(x[::step])
+    axn.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
     return _save(fig, path)

@@ -59,10 +59,27 @@ class Para:
 @dataclass
 class Table:
     headers: list[str]
-    rows: list[list[str]]
+    rows: list[list[Any]]
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
     muted_rows: set[int] = field(default_factory=set)  # rows shown greyed (low support)
     caption: str | None = None
+    wide: bool = False  # as wide as the page (tables of a series that should line up)
+
+
+@dataclass
+class Link:
+    """A table cell that links to ``href`` (only http(s) addresses become links)."""
+
+    text: str
+    href: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def safe_href(self) -> str | None:
+        h = (self.href or "").strip()
+        return h if h.lower().startswith(("http://", "https://")) else None
 
 
 @dataclass
@@ -504,7 +521,10 @@ th{background:#eef1f5;font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:nth-child(even){background:#fafbfc}
 tr.muted td{color:#8a8f99;font-style:italic}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
+table.wide{width:100%}
+td a{color:#0b62a4}
+@media (max-width:700px){main{padding:14px 12px 32px}td:not(.num){min-width:8em}th{white-space:normal}}
 .note{color:#5b6170;font-size:13px}
 .figrow{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start;margin:12px 0}
 figure{margin:0;flex:1 1 420px;max-width:100%}
@@ -520,7 +540,7 @@ def _e(text: Any) -> str:
 
 def _html_table(t: Table) -> str:
     parts = [f'<p class="caption">{_e(t.caption)}</p>'] if t.caption else []
-    parts.append('<div class="table-wrap"><table>')
+    parts.append('<div class="table-wrap"><table class="wide">' if t.wide else '<div class="table-wrap"><table>')
     parts.append("<thead><tr>")
     for j, h in enumerate(t.headers):
         cls = ' class="num"' if j in t.numeric else ""
@@ -530,7 +550,10 @@ def _html_table(t: Table) -> str:
         parts.append('<tr class="muted">' if i in t.muted_rows else "<tr>")
         for j, cell in enumerate(row):
             cls = ' class="num"' if j in t.numeric else ""
-            parts.append(f"<td{cls}>{_e(cell)}</td>")
+            if isinstance(cell, Link) and cell.safe_href:
+                parts.append(f'<td{cls}><a href="{_e(cell.safe_href)}" rel="noopener">{_e(cell.text)}</a></td>')
+            else:
+                parts.append(f"<td{cls}>{_e(cell)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table></div>")
     return "".join(parts)
@@ -585,7 +608,8 @@ def _md_table(t: Table) -> list[str]:
     lines.append("| " + " | ".join(_md(h) for h in t.headers) + " |")
     lines.append("|" + "|".join("---:" if j in t.numeric else "---" for j in range(len(t.headers))) + "|")
     for i, row in enumerate(t.rows):
-        cells = [_md(c) for c in row]
+        cells = [f"[{_md(c.text)}](<{c.safe_href}>)" if isinstance(c, Link) and c.safe_href and ">" not in c.safe_href
+                 else _md(c) for c in row]
         if i in t.muted_rows and cells:
             cells[0] = f"*{cells[0]}*"
         lines.append("| " + " | ".join(cells) + " |")

@@ -5,7 +5,8 @@ after the full output name, so a ``.jsonl`` and a ``.parquet`` output side by si
 one)::
 
     scores.jsonl                  one record per sentence (stance.scoring.score.record_columns)
-    scores.jsonl.articles.jsonl   one row per article: sentence counts per label, slant
+    scores.jsonl.articles.jsonl   one row per article: sentence counts per label, slant, and
+                                  the article's title, date and url when the input had them
     scores.jsonl.sources.csv      per-source metrics of the predicted labels
     scores.jsonl.run.json         model fingerprint, scheme, preprocessing, counts, skips
     scores.jsonl.parts/           while a run is in progress (resume state)
@@ -18,6 +19,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from stance.errors import ConfigError
 from stance.jsonio import to_jsonable
 
 FORMATS: dict[str, str] = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+ARTICLE_META = ("title", "date", "url")
+"""Article fields copied from the input into the article table (None where the input had none)."""
 FINGERPRINT_KEYS = ("kind", "data_fingerprint", "model_sha256", "fast", "level", "preprocessing_sha256")
 """Fingerprint fields that must match to resume or extend an output (``path`` is informative)."""
 
@@ -123,6 +127,7 @@ def article_schema(labels: Sequence[str]) -> Any:
     fields += [pa.field(f"n_{c}", pa.int64()) for c in labels]
     fields += [pa.field("n_attributed", pa.int64()), pa.field("slant", pa.float64()),
                pa.field("dominant", pa.string())]
+    fields += [pa.field(c, pa.string()) for c in ARTICLE_META]
     return pa.schema(fields)
 
 
@@ -197,4 +202,135 @@ def concat(sources: list[Path], final: Path, fmt: str, schema: Any) -> None:
                 for src in sources:
                     pf = pq.ParquetFile(src)
                     for batch in pf.iter_batches(batch_size=65536):
-                        writer.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+                        writer.write_batch(batch if batch.schema == schema else _conform(batch, schema))
+
+
+def _conform(batch: Any, schema: Any) -> Any:
+    """``batch`` with ``schema``'s columns: cast, and null columns for fields it lacks (a part or
+    base file written by an older version without the article metadata columns)."""
+    import pyarrow as pa
+
+    names = batch.schema.names
+    cols = [batch.column(names.index(f.name)).cast(f.type) if f.name in names else pa.nulls(batch.num_rows, f.type)
+            for f in schema]
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+# --------------------------------------------------------------------------- model summary
+
+_VALIDATION_KEYS = ("n", "n_articles", "macro_f1", "macro_f1_ci", "accuracy", "ece")
+
+
+def model_summary(model: Any, model_dir: str | Path | None = None) -> dict[str, Any]:
+    """What ``run.json`` records about the model so that a corpus report can say how far to
+    trust it: the training data's name and label source, the calibration temperature, the
+    validation confusion matrix and, when the model directory sits in a ``stance-train`` run
+    directory, the validation and test figures of its ``metrics.json``."""
+    manifest = getattr(model, "manifest_", None) or {}
+    meta = manifest.get("metadata") or getattr(model, "metadata_", None) or {}
+    data_cfg = ((manifest.get("config") or {}).get("data") or {})
+    out: dict[str, Any] = {
+        "kind": manifest.get("kind", getattr(model, "kind", type(model).__name__)),
+        "data_name": data_cfg.get("name"),
+        "label_source": data_cfg.get("labels"),
+        "temperature": meta.get("temperature"),
+        "validation_confusion_matrix": manifest.get("validation_confusion_matrix"),
+        "metrics": {},
+    }
+    if model_dir is not None:
+        metrics_file = Path(model_dir).resolve().parent / "metrics.json"
+        try:
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            metrics = {}
+        for split in ("validation", "test"):
+            m = metrics.get(split) if isinstance(metrics, dict) else None
+            if isinstance(m, dict):
+                out["metrics"][split] = {k: m.get(k) for k in _VALIDATION_KEYS}
+        if out["metrics"]:
+            out["metrics_file"] = str(metrics_file)
+    return to_jsonable(out)
+
+
+# --------------------------------------------------------------------------- reading an output
+
+
+@dataclass
+class ScoreOutput:
+    """A finished score output read back: sentence records, article table, ``run.json``."""
+
+    path: Path
+    records: pd.DataFrame
+    articles: pd.DataFrame
+    run: dict[str, Any]
+    scheme: Any  # stance.scheme.Scheme
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_output(output: str | Path) -> ScoreOutput:
+    """Read what ``stance-score --output OUTPUT`` wrote (records, article table, ``run.json``).
+
+    Raises :class:`~stance.errors.InputError` naming the file for a missing, unfinished or
+    malformed output.
+    """
+    from stance.errors import InputError
+    from stance.scheme import Scheme
+
+    out = Path(output)
+    hint = "give the path that stance-score --output was given (the records file, e.g. scores.jsonl)"
+    if out.is_dir():
+        raise InputError("is a directory, not a score output", path=out, hint=hint)
+    paths = output_paths(out)
+    if paths["parts"].exists():
+        raise InputError("the scoring run into this output has not finished (its .parts folder exists)",
+                         path=out, hint="run the same stance-score command again to complete it")
+    if not out.is_file():
+        raise InputError("no such score output", path=out, hint=hint)
+    if not paths["run"].is_file():
+        raise InputError(f"no {paths['run'].name} beside the records: not written by stance-score",
+                         path=out, hint=hint)
+    try:
+        run = json.loads(paths["run"].read_text(encoding="utf-8"))
+        scheme = Scheme.from_dict(run["scheme"]) if run.get("scheme") else Scheme.from_labels(run["labels"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise InputError(f"unreadable run file: {e}", path=paths["run"], hint="score again with --overwrite") from e
+    labels = scheme.label_list
+    columns = record_columns_for(labels)
+    try:
+        records = pd.DataFrame(list(read_records(out)), columns=None)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"unreadable records: {e}", path=out, hint="score again with --overwrite") from e
+    if records.empty:
+        raise InputError("the output holds no scored sentences", path=out,
+                         hint="check the stance-score input (every article may have been skipped)")
+    missing = [c for c in columns if c not in records.columns]
+    if missing:
+        raise InputError(f"records lack column(s) {missing}", path=out, field=missing[0],
+                         hint="score again with this version of stance-score")
+    bad = sorted(set(records["label"].dropna().astype(str)) - set(labels))
+    if bad or records["label"].isna().any():
+        raise InputError(f"labels outside the scheme {labels}: {bad or ['(missing)']}", path=out, field="label")
+    for c in ("article_id", "source"):
+        records[c] = records[c].astype(object)
+    records["article_id"] = records["article_id"].where(records["article_id"].notna(), records["sentence_id"])
+    records["source"] = records["source"].where(records["source"].notna(), "unknown")
+    records["attributed"] = records["attributed"].fillna(False).astype(bool)
+    if paths["articles"].is_file():
+        articles = pd.DataFrame(list(read_records(paths["articles"])))
+    else:
+        articles = pd.DataFrame(columns=["article_id", "source"])
+    for c in ARTICLE_META:
+        if c not in articles.columns:
+            articles[c] = None
+    return ScoreOutput(path=out, records=records, articles=articles, run=run, scheme=scheme)
+
+
+def record_columns_for(labels: Sequence[str]) -> list[str]:
+    """The record columns of :func:`stance.scoring.score.record_columns` (imported lazily:
+    ``score`` imports the data pipeline, which reading an output does not need)."""
+    from stance.scoring.score import record_columns
+
+    return record_columns(labels)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from stance.data.readers import Skipped
 from stance.errors import ConfigError, InputError
-from stance.scoring.records import model_fingerprint, sha256_of
+from stance.scoring.records import ARTICLE_META, model_fingerprint, model_summary, sha256_of
 from stance.scoring.score import (
     UNKNOWN_SOURCE,
     ScoreStats,
@@ -53,6 +53,15 @@ def _item_id(item: Any, level: str) -> str | None:
 def _item_source(item: Any) -> str:
     src = item.get("source") if isinstance(item, Mapping) else getattr(item, "source", None)
     return str(src) if src not in (None, "") else UNKNOWN_SOURCE
+
+
+def _item_meta(item: Any) -> dict[str, str | None]:
+    """The article's title, date and url (as stripped strings, None where absent)."""
+    out: dict[str, str | None] = {}
+    for key in ARTICLE_META:
+        v = item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
+        out[key] = None if v is None or (isinstance(v, float) and v != v) or not str(v).strip() else str(v).strip()
+    return out
 
 
 def score_to_file(
@@ -117,6 +126,7 @@ def score_to_file(
                    "preprocessing_sha256": sha256_of(prep.to_dict())}
     writer = ScoreWriter(output, fingerprint=fingerprint, scheme=scheme_of(model), level=level, fmt=fmt,
                          overwrite=overwrite)
+    run_info = {**dict(run_info or {}), "model_info": model_summary(model, model_dir)}
     done = writer.open()
     try:
         return _score_chunks(model, items, writer, done, prep, predictor=predictor, level=level, chunk_size=chunk_size,
@@ -195,7 +205,8 @@ def _score_chunks(model: Any, items: Iterable[Any], writer: ScoreWriter, done: s
         after = (stats.empty_articles, stats.truncated_articles, stats.truncated_sentences)
         delta = dict(zip(("empty_articles", "truncated_articles", "truncated_sentences"),
                          (a - b for a, b in zip(after, before))))
-        writer.write_chunk(ids, records, empty, delta)
+        meta = {i: _item_meta(it) for i, it in zip(ids, chunk)} if level == "article" else None
+        writer.write_chunk(ids, records, empty, delta, meta=meta)
     result = writer.finalize(
         confusion=confusion_of(model),
         run_info={"last_run": {**stats.summary(), "already_in_output": already,

@@ -32,6 +32,7 @@ from stance.errors import ConfigError, InputError
 from stance.jsonio import to_jsonable
 from stance.scheme import Scheme
 from stance.scoring.records import (
+    ARTICLE_META,
     article_schema,
     concat,
     describe_fingerprint,
@@ -84,7 +85,7 @@ class ScoreWriter:
         self.level = level
         self.overwrite = overwrite
         self.columns = record_columns(self.labels)
-        self.article_columns = list(empty_article_rows([], self.labels).columns)
+        self.article_columns = [*empty_article_rows([], self.labels).columns, *ARTICLE_META]
         self.ext = "jsonl" if self.fmt == "jsonl" else "parquet"
         self.state: dict[str, Any] | None = None
         self._base_ids: list[str] | None = None  # ids of a completed output to be extended
@@ -243,10 +244,12 @@ class ScoreWriter:
         records: Sequence[Mapping[str, Any]],
         empty: Sequence[tuple[str, str]] = (),
         counts: Mapping[str, int] | None = None,
+        meta: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Commit one chunk: its ``ids`` (every item of the chunk, even those without
-        sentences), their sentence ``records``, ``empty`` articles as ``(id, source)`` and
-        ``counts`` to add to the running totals."""
+        sentences), their sentence ``records``, ``empty`` articles as ``(id, source)``,
+        ``counts`` to add to the running totals and ``meta``: per article id its ``title``,
+        ``date`` and ``url`` (:data:`~stance.scoring.records.ARTICLE_META`) for the article table."""
         self._begin()
         assert self.state is not None
         name = f"part-{len(self.state['parts']) + 1:06d}"
@@ -260,6 +263,8 @@ class ScoreWriter:
             if len(summary) and len(empty):  # keep input order of the chunk
                 pos = {aid: i for i, aid in enumerate(ids)}
                 summary = summary.sort_values("article_id", key=lambda s: s.map(pos), kind="stable")
+            for c in ARTICLE_META:
+                summary[c] = [(meta or {}).get(a, {}).get(c) for a in summary["article_id"]]
             write_rows(self.parts_dir / f"{name}.articles.{self.ext}", frame_rows(summary),
                         self.article_columns, self.fmt, article_schema(self.labels))
         ids_file = self.parts_dir / f"{name}.ids.json"

@@ -191,3 +191,12 @@ def test_counts_bootstrap_draws_the_same_replicates_as_the_row_bootstrap() -> No
     quick = paired_bootstrap_counts(counts, confusion_by_cluster(y, q, clusters, labels), macro_f1_from_confusion,
                                     n_boot=200, seed=4)
     assert quick == pytest.approx(slow, abs=1e-12)
+
+
+def test_multiplicity_matrix_holds_the_draws_of_cluster_multiplicities():
+    from stance.evaluation.bootstrap import cluster_multiplicities, multiplicity_matrix
+
+    for n, n_boot, seed in ((1, 4, 0), (9, 60, 3), (120, 40, 11)):
+        expected = np.stack(list(cluster_multiplicities(n, n_boot, seed)))
+        got = multiplicity_matrix(n, n_boot, seed)
+        assert got.shape == (n_boot, n) and (got == expected).all() and (got.sum(axis=1) == n).all()

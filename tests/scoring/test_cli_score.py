@@ -211,3 +211,68 @@ def test_keyboard_interrupt_exits_130_and_resumes(capsys, tmp_path, model_dir, r
     assert code == 0
     assert _run_info(out)["last_run"]["already_in_output"] == 3
     assert len(list(read_records(output_paths(out)["articles"]))) == len(rows)
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+def test_article_table_carries_title_date_url_and_run_json_the_model_info(capsys, tmp_path, model_dir, rows, ext):
+    dated = [{**r, "date": f"2025-10-{1 + i:02d}", "url": f"https://news.example/{r['id']}"} if i % 3 else r
+             for i, r in enumerate(rows)]
+    inp = write_jsonl(tmp_path / "articles.jsonl", dated)
+    out = tmp_path / f"scores.{ext}"
+    assert score(capsys, "--model", model_dir, "--input", inp, "--output", out, "--chunk-articles", 4)[0] == 0
+    arts = {a["article_id"]: a for a in read_records(output_paths(out)["articles"])}
+    for i, r in enumerate(rows):
+        a = arts[r["id"]]
+        assert a["title"] == r["title"]
+        assert (a["date"], a["url"]) == ((f"2025-10-{1 + i:02d}", f"https://news.example/{r['id']}") if i % 3
+                                         else (None, None))
+    info = _run_info(out)["model_info"]
+    assert info["kind"] == "tfidf" and info["validation_confusion_matrix"] == [[18, 1, 1], [1, 17, 2], [1, 1, 18]]
+
+
+def test_extending_an_output_whose_article_table_predates_the_metadata_columns(capsys, tmp_path, model_dir, rows):
+    import pyarrow.parquet as pq
+
+    inp = write_jsonl(tmp_path / "a.jsonl", rows[:4])
+    out = tmp_path / "scores.parquet"
+    assert score(capsys, "--model", model_dir, "--input", inp, "--output", out)[0] == 0
+    art_file = output_paths(out)["articles"]
+    old = pq.read_table(art_file)
+    pq.write_table(old.drop_columns(["title", "date", "url"]), art_file)  # as an older version wrote it
+    inp2 = write_jsonl(tmp_path / "b.jsonl", [{**r, "date": "2025-11-01"} for r in rows])
+    assert score(capsys, "--model", model_dir, "--input", inp2, "--output", out)[0] == 0
+    arts = {a["article_id"]: a for a in read_records(art_file)}
+    assert len(arts) == len(rows)
+    assert all(arts[r["id"]]["date"] is None for r in rows[:4])
+    assert all(arts[r["id"]]["date"] == "2025-11-01" for r in rows[4:])
+
+
+@pytest.mark.slow
+def test_from_stance_score_to_the_report_in_two_commands(capsys, tmp_path, model_dir, rows):
+    from stance.cli.report import main as report_main
+
+    inp = write_jsonl(tmp_path / "articles.jsonl", [{**r, "date": f"2025-10-{1 + 2 * i:02d}"} for i, r in enumerate(rows)])
+    out = tmp_path / "scores.jsonl"
+    assert score(capsys, "--model", model_dir, "--input", inp, "--output", out)[0] == 0
+    assert report_main(["--scores", str(out), "--n-boot", "50", "--min-sentences", "5", "--min-articles", "2"]) == 0
+    md = (tmp_path / "scores.jsonl.report" / "report.md").read_text(encoding="utf-8")
+    assert "## Over time (by week)" in md and "## Evidence" in md
+    for source in ("Dawn", "Tolo News", "Wire"):
+        assert f"| {source} |" in md
+
+
+def test_model_summary_reads_the_validation_figures_of_the_run_directory(tmp_path, model_dir):
+    import shutil
+
+    import stance
+    from stance.scoring.records import model_summary
+
+    run = tmp_path / "run"
+    shutil.copytree(model_dir, run / "model")
+    val = {"n": 40, "n_articles": 8, "macro_f1": 0.8, "macro_f1_ci": {"low": 0.7, "high": 0.9},
+           "accuracy": 0.82, "ece": 0.05, "per_class": {}}
+    (run / "metrics.json").write_text(json.dumps({"validation": val, "test": {**val, "n": 50}}))
+    info = model_summary(stance.load_model(run / "model"), run / "model")
+    assert info["metrics"]["validation"]["macro_f1"] == 0.8 and info["metrics"]["test"]["n"] == 50
+    assert "per_class" not in info["metrics"]["validation"]
+    assert model_summary(stance.load_model(model_dir), model_dir)["metrics"] == {}
