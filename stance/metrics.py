@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    cohen_kappa_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 __all__ = [
     "classification_metrics",
@@ -212,3 +217,19 @@ def reliability_curve(
         "accuracy": [float(s / c) if c else None for s, c in zip(acc_sum, count, strict=True)],
         "count": [int(c) for c in count],
     }
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> float:
+    """Cohen's kappa of two label sequences (same items, same order;
+    :func:`sklearn.metrics.cohen_kappa_score`).
+
+    NaN when chance agreement is 1 (both annotators used one and the same label throughout),
+    where scikit-learn divides 0 by 0.
+    """
+    a, b = [str(x) for x in a], [str(x) for x in b]
+    if len(a) != len(b):
+        raise ValueError(f"the two annotators have {len(a)} and {len(b)} labels")
+    if not a or len(set(a) | set(b)) == 1:
+        return float("nan")
+    cats = [str(c) for c in labels] if labels is not None else None
+    return float(cohen_kappa_score(a, b, labels=cats))

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from stance.data.annotations import Annotation
+from stance.metrics import cohen_kappa
 
 __all__ = [
     "agreement_report",
@@ -62,22 +62,6 @@ def annotation_matrix(records: Iterable[Annotation] | pd.DataFrame) -> pd.DataFr
     m = df.drop_duplicates(["sentence_id", "annotator"], keep="last").pivot(
         index="sentence_id", columns="annotator", values="label")
     return m.astype(object).where(m.notna(), None)
-
-
-def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> float:
-    """Cohen's kappa of two label sequences (same items, same order;
-    :func:`sklearn.metrics.cohen_kappa_score`).
-
-    NaN when chance agreement is 1 (both annotators used one and the same label throughout),
-    where scikit-learn divides 0 by 0.
-    """
-    a, b = [str(x) for x in a], [str(x) for x in b]
-    if len(a) != len(b):
-        raise ValueError(f"the two annotators have {len(a)} and {len(b)} labels")
-    if not a or len(set(a) | set(b)) == 1:
-        return float("nan")
-    cats = [str(c) for c in labels] if labels is not None else None
-    return float(cohen_kappa_score(a, b, labels=cats))
 
 
 def pairwise_kappa(records: Iterable[Annotation] | pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:

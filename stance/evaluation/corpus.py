@@ -40,8 +40,8 @@ from stance.evaluation.bootstrap import (
     paired_bootstrap_counts,
     percentile_interval,
 )
+from stance.metrics import cohen_kappa
 from stance.scheme import Scheme
-from stance.weak.agreement import cohen_kappa
 
 __all__ = [
     "ALL_SOURCES",
