@@ -24,7 +24,7 @@ def model():
     return stance.load_model(tfidf_model_dir())
 
 
-def _articles(n: int = 45, seed: int = 5) -> list[dict]:
+def _articles(n: int = 36, seed: int = 5) -> list[dict]:
     rows = article_rows(n, seed)
     for i, r in enumerate(rows):
         r["source"] = OUTLETS[(i * 7) % len(OUTLETS)]
@@ -60,20 +60,24 @@ def _same_rows(tmp_path, expected: pd.DataFrame, actual_path, fmt: str, labels) 
 def test_streaming_summaries_equal_in_memory_tables(tmp_path, model, level, fmt) -> None:
     out = tmp_path / f"scores.{fmt}"
     items = _articles() if level == "article" else _sentences()
-    run = score_to_file(model, items, out, level=level, chunk_size=4 if level == "article" else 9)
+    run = score_to_file(model, items, out, level=level, chunk_size=4 if level == "article" else 9,
+                        source_options={"n_boot": 100})
     paths = output_paths(out)
     records = pd.DataFrame(list(read_records(out)))
     assert run.totals["sentences"] == len(records) > 100
     scheme = scheme_of(model)
     # the in-memory computation over all records, as finalize did before it streamed
-    expected_sources = source_summary(records, scheme, confusion=confusion_of(model))
+    expected_sources = source_summary(records, scheme, confusion=confusion_of(model), n_boot=100)
     assert paths["sources"].read_text() == expected_sources.to_csv(index=False)
     with_article = records[records["article_id"].notna()]
-    assert with_article["article_id"].nunique() > 30
+    assert with_article["article_id"].nunique() > 25
     _same_rows(tmp_path, article_summary(with_article, scheme), paths["articles"], fmt, scheme.label_list)
-    if level == "sentence":  # articles were split across chunks and interleaved
-        parts = [i // 9 for i, r in enumerate(items) if r.get("article_id") == items[0].get("article_id")]
-        assert len(set(parts)) > 1 or items[0].get("article_id") is None
+    if level == "sentence":  # articles were split across chunks (of 9 records) and interleaved
+        chunks: dict[str, set[int]] = {}
+        for i, r in enumerate(items):
+            if r.get("article_id"):
+                chunks.setdefault(r["article_id"], set()).add(i // 9)
+        assert sum(len(c) > 1 for c in chunks.values()) > 10
 
 
 def test_cli_scores_while_reading_and_resumes_after_a_bad_line(capsys, tmp_path) -> None:
