@@ -34,6 +34,18 @@ products 4 x layers x hidden x tokens^2, averaged over the benchmark sentences' 
 ``--rss-100k`` instead scores 100,000 sentences through the streaming writer
 (``score_to_file``) with the fast path (ONNX int8 when a transformer is given, else TF-IDF)
 and prints the peak RSS (takes a few minutes on 2 cores).
+
+``--rss-scaling`` checks that ``stance-score`` streams: it writes synthetic article corpora of
+``--rss-sizes`` sentences (default 10k, 100k, 1M; 20 sample sentences per article, seven
+fictional outlets) to disk as JSONL, one line at a time, then runs the real CLI
+(``python -m stance.cli.score --model M --input corpus.jsonl --output scores.parquet``, default
+article level with cleaning, segmentation and attribution) on each in a fresh process, and
+prints that process's peak RSS (``ru_maxrss`` from ``os.wait4``), its wall time and the
+scoring rate it recorded in ``run.json``, plus the ratio of each peak RSS to the smallest
+size's (the requirement: within 1.3x at 1M). With ``--model-transformer`` it adds
+``--fast onnx-int8`` rows at ``--rss-sizes-transformer`` (default 10k, 100k)::
+
+    python scripts/bench_score.py --rss-scaling --model-tfidf RUN_TFIDF/model
 """
 
 from __future__ import annotations
@@ -246,13 +258,124 @@ def rss_100k(args: argparse.Namespace) -> dict[str, Any]:
         out = Path(tmp) / "scores.parquet"
         t0 = time.perf_counter()
         run = score_to_file(model, records, out, predictor=predictor, level="sentence",
-                            chunk_size=2000, batch_size=args.batch_size, model_dir=model_dir, fast=fast,
-                            attributor=None)
+                            chunk_size=2000, batch_size=args.batch_size, model_dir=model_dir, fast=fast)
         wall = time.perf_counter() - t0
         size = out.stat().st_size
     return {"method": f"rss-100k ({model.kind}, fast={fast})", "sentences": run.totals["sentences"],
             "wall_s": wall, "sent_per_s": n / wall, "output_mb": size / 2**20,
             "peak_rss_mb": _peak_rss_mb()}
+
+
+# --------------------------------------------------------------------------- RSS scaling
+
+OUTLETS = ("Harbor Ledger", "Valley Courier", "North Gazette", "Plains Herald", "Coast Bulletin",
+           "Ridge Observer", "Delta Tribune")
+"""Fictional outlets of the synthetic scaling corpora."""
+
+
+def write_scaling_corpus(path: Path, n_sentences: int, pool: list[str], per_article: int = 20) -> int:
+    """Write ``n_sentences / per_article`` articles to ``path`` (JSONL), one line at a time; each
+    article is ``per_article`` consecutive sentences of ``pool`` (cycled, each article starting
+    a different offset), in paragraphs of one to four sentences. Returns the article count."""
+    n_articles = max(1, n_sentences // per_article)
+    with open(path, "w", encoding="utf-8") as fh:
+        for a in range(n_articles):
+            start = (a * 37) % len(pool)
+            sents = [pool[(start + j) % len(pool)] for j in range(per_article)]
+            paras, j = [], 0
+            while j < len(sents):
+                size = 1 + (a + j) % 4
+                paras.append(" ".join(sents[j:j + size]))
+                j += size
+            fh.write(json.dumps({"id": f"art-{a:07d}", "source": OUTLETS[a % len(OUTLETS)],
+                                 "title": f"Report {a}", "text": "\n\n".join(paras)}, ensure_ascii=False))
+            fh.write("\n")
+    return n_articles
+
+
+def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
+    """Run ``cmd``; (exit status, peak RSS MB of that process, wall seconds, output tail)."""
+    with tempfile.TemporaryFile("w+") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        tail = log.read()[-3000:]
+    return proc.returncode, usage.ru_maxrss / 1024.0, wall, tail
+
+
+def rss_scaling(args: argparse.Namespace) -> None:
+    """Peak RSS and speed of ``stance-score`` at growing corpus sizes (see the module doc)."""
+    pool = sample_sentences()
+    sizes = [int(x) for x in args.rss_sizes.split(",")]
+    cases = [("tfidf", args.model_tfidf, "none", n) for n in sizes] if args.model_tfidf else []
+    if args.model_transformer:
+        cases += [("transformer", args.model_transformer, "onnx-int8", int(n))
+                  for n in args.rss_sizes_transformer.split(",")]
+    if not cases:
+        raise SystemExit("give --model-tfidf and/or --model-transformer")
+    work = Path(args.rss_dir or tempfile.mkdtemp(prefix="stance-rss-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    rows = []
+    for kind, model_dir, fast, n in cases:
+        corpus = work / f"corpus-{n}.jsonl"
+        if not corpus.exists():
+            print(f"... writing {corpus}", file=sys.stderr, flush=True)
+            write_scaling_corpus(corpus, n, pool)
+        out = work / f"scores-{kind}-{n}.parquet"
+        cmd = [sys.executable, "-m", "stance.cli.score", "--model", str(model_dir), "--input", str(corpus),
+               "--output", str(out), "--overwrite", "--no-progress", "--fast", fast,
+               "--batch-size", str(args.batch_size)]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        print(f"... {kind} {fast} {n:,} sentences", file=sys.stderr, flush=True)
+        rc, rss, wall, tail = _run_measured(cmd, env)
+        if rc != 0:
+            sys.stderr.write(tail)
+            rows.append({"kind": kind, "fast": fast, "n": n, "error": f"exit {rc}"})
+            continue
+        run = json.loads(out.with_name(out.name + ".run.json").read_text())
+        last = run["last_run"]
+        rows.append({"kind": kind, "fast": fast, "n": n, "articles": last["articles"],
+                     "sentences": last["sentences"], "peak_rss_mb": rss, "wall_s": wall,
+                     "sent_per_s_scoring": last["sentences_per_second"],
+                     "sent_per_s_wall": last["sentences"] / wall})
+        if not args.rss_keep:
+            for f in out.parent.glob(out.name + "*"):
+                f.unlink()
+    print_rss_table(rows, load_before)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    if not args.rss_keep and not args.rss_dir:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def print_rss_table(rows: list[dict[str, Any]], load_before: str) -> None:
+    head = (f"{'model':12s} {'fast':10s} {'nominal':>9s} {'articles':>9s} {'sentences':>10s} "
+            f"{'peak RSS MB':>12s} {'x smallest':>10s} {'wall s':>8s} {'sent/s scoring':>15s} {'sent/s wall':>12s}")
+    print(head)
+    print("-" * len(head))
+    base: dict[tuple[str, str], float] = {}
+    for r in rows:
+        key = (r["kind"], r["fast"])
+        if "error" in r:
+            print(f"{r['kind']:12s} {r['fast']:10s} {r['n']:9,d} ERROR {r['error']}")
+            continue
+        base.setdefault(key, r["peak_rss_mb"])
+        print(f"{r['kind']:12s} {r['fast']:10s} {r['n']:9,d} {r['articles']:9,d} {r['sentences']:10,d} "
+              f"{r['peak_rss_mb']:12.0f} {r['peak_rss_mb'] / base[key]:10.2f} {r['wall_s']:8.0f} "
+              f"{r['sent_per_s_scoring']:15,.0f} {r['sent_per_s_wall']:12,.0f}")
+    print(f"stance-score --level article (cleaning, segmentation, attribution), --output .parquet, "
+          f"each size in a fresh process; peak RSS = ru_maxrss of that process (os.wait4); "
+          f"load average before {load_before}, after {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores (a shared machine: rates vary with the other processes)")
 
 
 # --------------------------------------------------------------------------- driver side
@@ -356,6 +479,13 @@ def main() -> None:
     ap.add_argument("--rss-100k", action="store_true", help="score 100,000 sentences through the writer")
     ap.add_argument("--rss-n", type=int, default=100_000)
     ap.add_argument("--rss-fast", default="onnx-int8", choices=("none", "onnx-int8", "bf16"))
+    ap.add_argument("--rss-scaling", action="store_true",
+                    help="peak RSS and speed of stance-score at --rss-sizes sentences, each in a fresh process")
+    ap.add_argument("--rss-sizes", default="10000,100000,1000000", help="TF-IDF corpus sizes (sentences)")
+    ap.add_argument("--rss-sizes-transformer", default="10000,100000",
+                    help="onnx-int8 corpus sizes (sentences), with --model-transformer")
+    ap.add_argument("--rss-dir", default=None, help="where the corpora and outputs go (default: a temp dir)")
+    ap.add_argument("--rss-keep", action="store_true", help="keep the corpora and outputs")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--texts-file", default=None, help=argparse.SUPPRESS)
@@ -369,6 +499,9 @@ def main() -> None:
         ap.error("give --model-tfidf and/or --model-transformer")
 
     sys.path.insert(0, str(REPO))
+    if args.rss_scaling:
+        rss_scaling(args)
+        return
     sents = sample_sentences()
     texts = list(itertools.islice(itertools.cycle(sents), max(args.n, 1)))
     info = {"n": len(texts), "distinct": len(set(texts)), "repeats": args.repeats,

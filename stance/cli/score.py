@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +136,21 @@ def _parity_texts(path: Path) -> list[str]:
     return [str(r["text"]) for _, r in iter_table(path, ("text",), "skip", ReadResult())]
 
 
+def _synced(items: Iterable[Any], read: Any, stats: Any) -> Iterator[Any]:
+    """``items``, keeping the stats' count of cp1252-decoded lines/files up to date with the
+    streaming reader's (including lines read after the last item)."""
+    for item in items:
+        stats.decoded_with_fallback = read.decoded_with_fallback
+        yield item
+    stats.decoded_with_fallback = read.decoded_with_fallback
+
+
 # --------------------------------------------------------------------------- main
 
 
 def run(args: argparse.Namespace) -> int:
     import stance
-    from stance.data.readers import ReadResult, read_corpus
+    from stance.data.readers import ReadResult, iter_corpus
     from stance.scoring.fast import accelerate, parity
     from stance.scoring.records import output_format
     from stance.scoring.score import ScoreStats
@@ -186,15 +195,13 @@ def run(args: argparse.Namespace) -> int:
 
     read = ReadResult()
     if args.level == "article":
-        read = read_corpus(inp, manifest=args.manifest, default_source=args.default_source,
-                           on_error=args.on_error)
-        items: Any = read.articles
-        total = len(read.articles)
+        # streamed: JSONL/CSV line by line, Parquet by row group, directories file by file
+        items: Any = iter_corpus(inp, read, manifest=args.manifest, default_source=args.default_source,
+                                 on_error=args.on_error)
         chunk = args.chunk_articles
         unit = "article"
     else:
         items = _sentence_items(inp, args.on_error, read, args.default_source)
-        total = None
         chunk = args.chunk_articles * 20
         unit = "sent"
     # reader skips and scoring skips (duplicate ids) share one list
@@ -204,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, unit=unit, desc="scoring", dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(unit=unit, desc="scoring", dynamic_ncols=True, file=sys.stderr)
     last = [0.0]
 
     def on_item(st: ScoreStats) -> None:
@@ -219,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         result = score_to_file(
-            model, items, args.output, predictor=predictor, level=args.level, fmt=args.format,
+            model, _synced(items, read, stats), args.output, predictor=predictor, level=args.level, fmt=args.format,
             chunk_size=chunk, overwrite=args.overwrite, batch_size=args.batch_size,
             model_dir=args.model, fast=args.fast, stats=stats, on_item=on_item,
             attribution=not args.no_attribution, preprocessing=_preprocessing_override(args.preprocessing),
@@ -294,3 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         code = run(args)
     if code:
         sys.exit(code)
+
+
+if __name__ == "__main__":  # python -m stance.cli.score
+    main()

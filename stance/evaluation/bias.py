@@ -14,7 +14,8 @@ pooled corpus, the Jensen-Shannon divergence from it and voice balance by speake
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,17 @@ from stance.metrics import macro_f1
 from stance.scheme import Scheme
 
 __all__ = [
+    "SourceCounts",
+    "SourceCountsBuilder",
     "adjusted_shares",
+    "corrected_from_counts",
     "corrected_source_table",
     "gold_vs_pred_by_source",
     "jensen_shannon",
     "slant_index",
+    "source_bias_from_counts",
     "source_bias_table",
+    "source_counts",
     "stance_distribution",
 ]
 
@@ -86,8 +92,7 @@ def _label_codes(values: Any, labels: Sequence[str], column: str) -> np.ndarray:
     return codes
 
 
-def _attributed(df: pd.DataFrame) -> np.ndarray:
-    col = df["attributed"]
+def _attributed(col: pd.Series) -> np.ndarray:
     if col.isna().any():
         raise ValueError("column 'attributed' has missing values")
     if col.dtype != bool and not set(col.unique()) <= {True, False}:
@@ -238,18 +243,147 @@ def source_bias_table(
     ones, each with bounds (NaN when a source has no such sentences), and ``rank`` (1 = the
     largest slant among supported sources, ties share the lowest rank; NaN for low-support
     sources).
+
+    The statistics need per-article counts only (:class:`SourceCounts`); for inputs too large
+    for one frame, build those with :class:`SourceCountsBuilder` and call
+    :func:`source_bias_from_counts`.
     """
-    labels, poles = _check_scheme(scheme)
+    _check_scheme(scheme)
     _check_frame(df, ("source", "article_id", label_col, "attributed", "speaker_side"))
     _check_n_boot(n_boot, alpha)
     if min_sentences < 0 or min_articles < 0:
         raise ValueError("min_sentences and min_articles must be non-negative")
+    return source_bias_from_counts(source_counts(df, scheme, label_col), scheme, min_sentences=min_sentences,
+                                   min_articles=min_articles, n_boot=n_boot, seed=seed, alpha=alpha)
+
+
+@dataclass
+class SourceCounts:
+    """What the per-source tables need from the sentences: per-article label counts.
+
+    ``articles[i]`` is the ``(n_articles, 3k)`` matrix of source ``sources[i]`` (articles in
+    order of first appearance, which fixes the bootstrap draws): label counts over all
+    sentences, over unattributed and over attributed ones (``k`` labels each, the scheme's
+    order); ``voices[i]`` counts its attributed sentences per speaker side (the scheme's
+    sides, then ``unresolved``).
+    """
+
+    sources: list[Any]
+    articles: list[np.ndarray]
+    voices: list[np.ndarray]
+
+    def label_counts(self, i: int) -> np.ndarray:
+        """Sentences per label of source ``i``."""
+        k = self.articles[i].shape[1] // 3
+        return self.articles[i][:, :k].sum(axis=0)
+
+
+def source_counts(df: pd.DataFrame, scheme: Scheme, label_col: str = "label") -> SourceCounts:
+    """:class:`SourceCounts` of a sentence frame (columns as in :func:`source_bias_table`)."""
+    labels, _ = _check_scheme(scheme)
+    _check_frame(df, ("source", "article_id", label_col, "attributed", "speaker_side"))
     k = len(labels)
     codes = _label_codes(df[label_col].tolist(), labels, label_col)
-    attributed = _attributed(df)
+    attributed = _attributed(df["attributed"])
+    side_names = (*scheme.side_names, _UNRESOLVED)
     sides = _sides(df["speaker_side"].tolist(), scheme.side_names)
     articles = df["article_id"].to_numpy(dtype=object)
-    pooled = np.bincount(codes, minlength=k).astype(float)
+    out = SourceCounts([], [], [])
+    for source, idx in _source_groups(df):
+        art, uniques = pd.factorize(pd.Series(list(articles[idx]), dtype=object))
+        # per-article counts: [all labels | unattributed labels | attributed labels]
+        counts = np.zeros((len(uniques), 3 * k))
+        att = attributed[idx]
+        np.add.at(counts, (art, codes[idx]), 1.0)
+        np.add.at(counts, (art[~att], k + codes[idx][~att]), 1.0)
+        np.add.at(counts, (art[att], 2 * k + codes[idx][att]), 1.0)
+        quoted = sides[idx][att]
+        out.sources.append(source)
+        out.articles.append(counts)
+        out.voices.append(np.array([np.sum(quoted == side) for side in side_names], dtype=np.int64))
+    return out
+
+
+class SourceCountsBuilder:
+    """:class:`SourceCounts` built batch by batch, e.g. in one streaming pass over scored
+    records too many for memory: only per-article counts are kept.
+
+    Hand-written (a dict from (source, article) to a row of a count matrix, numpy
+    scatter-adds) because a pandas groupby cannot be updated batch by batch, and the bootstrap
+    needs each source's articles in order of first appearance, as :func:`source_counts` has
+    them; for the same rows both give the same counts and so the same tables. Rows are
+    validated as :func:`source_bias_table` validates a frame (``ValueError``).
+    """
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.labels, _ = _check_scheme(scheme)
+        self._side_names = scheme.side_names
+        self._k = len(self.labels)
+        self._rows: dict[tuple[Any, Any], int] = {}
+        self._counts = np.zeros((1024, 3 * self._k))
+        self._voices: dict[Any, np.ndarray] = {}
+        self.n_sentences = 0
+
+    def add(self, source: Sequence[Any], article_id: Sequence[Any], label: Sequence[Any],
+            attributed: Sequence[Any], speaker_side: Sequence[Any], label_col: str = "label") -> None:
+        """Count one batch of sentences (equal-length columns)."""
+        src, art = list(source), list(article_id)
+        for name, values in (("source", src), ("article_id", art)):
+            if any(pd.api.types.is_scalar(v) and pd.isna(v) for v in values):
+                raise ValueError(f"column {name!r} has missing values")
+        k = self._k
+        codes = _label_codes(list(label), self.labels, label_col)
+        att = _attributed(pd.Series(list(attributed), dtype=object))
+        sides = _sides(list(speaker_side), self._side_names)
+        index = self._rows
+        rows = np.fromiter((index.setdefault(key, len(index)) for key in zip(src, art)),
+                           dtype=np.int64, count=len(src))
+        if len(index) > len(self._counts):
+            grown = np.zeros((max(len(index), 2 * len(self._counts)), 3 * k))
+            grown[: len(self._counts)] = self._counts
+            self._counts = grown
+        np.add.at(self._counts, (rows, codes), 1.0)
+        np.add.at(self._counts, (rows, k + k * att + codes), 1.0)
+        side_pos = {side: j for j, side in enumerate((*self._side_names, _UNRESOLVED))}
+        for s, side in zip(np.asarray(src, dtype=object)[att], sides[att]):
+            voice = self._voices.get(s)
+            if voice is None:
+                voice = self._voices[s] = np.zeros(len(side_pos), dtype=np.int64)
+            voice[side_pos[side]] += 1
+        self.n_sentences += len(src)
+
+    def result(self) -> SourceCounts:
+        """The counts so far, sources sorted as :func:`source_bias_table` sorts them."""
+        by_source: dict[Any, list[int]] = {}
+        for (source, _), row in self._rows.items():
+            by_source.setdefault(source, []).append(row)
+        out = SourceCounts([], [], [])
+        width = len(self._side_names) + 1
+        for source in sorted(by_source):
+            out.sources.append(source)
+            out.articles.append(self._counts[by_source[source]])
+            out.voices.append(self._voices.get(source, np.zeros(width, dtype=np.int64)))
+        return out
+
+
+def source_bias_from_counts(
+    counts: SourceCounts,
+    scheme: Scheme,
+    min_sentences: int = 30,
+    min_articles: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`source_bias_table` from per-article counts (:class:`SourceCounts`)."""
+    labels, poles = _check_scheme(scheme)
+    _check_n_boot(n_boot, alpha)
+    if min_sentences < 0 or min_articles < 0:
+        raise ValueError("min_sentences and min_articles must be non-negative")
+    if not counts.sources:
+        raise ValueError("the frame has no rows")
+    k = len(labels)
+    pooled = np.sum([counts.label_counts(i) for i in range(len(counts.sources))], axis=0)
     pooled_share = _shares(pooled)
 
     def stats(total: np.ndarray) -> np.ndarray:
@@ -259,24 +393,19 @@ def source_bias_table(
         return np.concatenate([slants, share, share - pooled_share])
 
     rows = []
-    for source, idx in _source_groups(df):
-        art, uniques = pd.factorize(pd.Series(list(articles[idx]), dtype=object))
-        n_art = len(uniques)
-        # per-article counts: [all labels | unattributed labels | attributed labels]
-        counts = np.zeros((n_art, 3 * k))
-        att = attributed[idx]
-        np.add.at(counts, (art, codes[idx]), 1.0)
-        np.add.at(counts, (art[~att], k + codes[idx][~att]), 1.0)
-        np.add.at(counts, (art[att], 2 * k + codes[idx][att]), 1.0)
-        total = counts.sum(axis=0)
+    for source, art_counts, voices in zip(counts.sources, counts.articles, counts.voices, strict=True):
+        n_art = len(art_counts)
+        total = art_counts.sum(axis=0)
+        n_sentences = int(round(total[:k].sum()))
         estimates = stats(total)
-        reps = np.array([stats(m @ counts) for m in cluster_multiplicities(n_art, n_boot, seed)])
+        reps = np.array([stats(m @ art_counts) for m in cluster_multiplicities(n_art, n_boot, seed)])
+        n_quoted = int(voices.sum())
 
         row: dict[str, Any] = {
             "source": source,
-            "n_sentences": len(idx),
+            "n_sentences": n_sentences,
             "n_articles": n_art,
-            "n_attributed": int(att.sum()),
+            "n_attributed": n_quoted,
         }
         for j, label in enumerate(labels):
             row[f"share_{label}"] = float(estimates[3 + j])
@@ -290,13 +419,10 @@ def source_bias_table(
             for j, name in enumerate(("slant", "editorial_slant", "quoted_slant")):
                 low, high = percentile_interval(reps[:, j], alpha)
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = float(estimates[j]), low, high
-        quoted_sides = sides[idx][att]
-        for side in (*scheme.side_names, _UNRESOLVED):
-            row[f"voice_{side}"] = (
-                float(np.mean(quoted_sides == side)) if quoted_sides.size else math.nan
-            )
+        for j, side in enumerate((*scheme.side_names, _UNRESOLVED)):
+            row[f"voice_{side}"] = float(voices[j] / n_quoted) if n_quoted else math.nan
         row["js_divergence"] = jensen_shannon(total[:k], pooled)
-        row["low_support"] = bool(len(idx) < min_sentences or n_art < min_articles)
+        row["low_support"] = bool(n_sentences < min_sentences or n_art < min_articles)
         rows.append(row)
 
     table = pd.DataFrame(rows)
@@ -369,16 +495,30 @@ def corrected_source_table(
     ``adj_share_<label>`` (see :func:`adjusted_shares`) and, with poles, ``slant`` and
     ``adj_slant``.
     """
-    labels, poles = _check_scheme(scheme)
+    labels, _ = _check_scheme(scheme)
     _check_frame(df, ("source", pred_col))
     cm = _check_confusion(confusion, len(labels))
     codes = _label_codes(df[pred_col].tolist(), labels, pred_col)
+    groups = ((source, np.bincount(codes[idx], minlength=len(labels)).astype(float))
+              for source, idx in _source_groups(df))
+    return _corrected_rows(groups, cm, scheme)
+
+
+def corrected_from_counts(counts: SourceCounts, confusion: np.ndarray | list, scheme: Scheme) -> pd.DataFrame:
+    """:func:`corrected_source_table` from per-article counts (:class:`SourceCounts`)."""
+    labels, _ = _check_scheme(scheme)
+    cm = _check_confusion(confusion, len(labels))
+    return _corrected_rows(((s, counts.label_counts(i)) for i, s in enumerate(counts.sources)), cm, scheme)
+
+
+def _corrected_rows(groups: Iterable[tuple[Any, np.ndarray]], cm: np.ndarray, scheme: Scheme) -> pd.DataFrame:
+    """Rows of :func:`corrected_source_table` from (source, label counts) pairs."""
+    labels, poles = _check_scheme(scheme)
     rows = []
-    for source, idx in _source_groups(df):
-        counts = np.bincount(codes[idx], minlength=len(labels)).astype(float)
+    for source, counts in groups:
         raw = counts / counts.sum()
         adj = _adjust(raw, cm)
-        row: dict[str, Any] = {"source": source, "n_sentences": len(idx)}
+        row: dict[str, Any] = {"source": source, "n_sentences": int(round(counts.sum()))}
         for j, label in enumerate(labels):
             row[f"share_{label}"] = float(raw[j])
         if poles is not None:

@@ -187,6 +187,44 @@ def read_records(path: str | Path, columns: Sequence[str] | None = None) -> Iter
                 yield rec if columns is None else {c: rec.get(c) for c in columns}
 
 
+def record_frames(paths: Sequence[Path], columns: Sequence[str], batch_rows: int = 16384) -> Iterator[pd.DataFrame]:
+    """Stream the rows of output files written here (all JSONL or all Parquet), in file and
+    row order, as DataFrames of at most ``batch_rows`` rows holding only ``columns``.
+
+    Parquet is read file by file and batch by batch with column projection
+    (``pyarrow.parquet.ParquetFile.iter_batches``) rather than through one
+    ``pyarrow.dataset`` over all parts: the dataset scanner keeps state for every fragment it
+    has read, so its memory grew with the number of part files (measured: +25 MB over 200
+    parts, +82 MB over 1,000), where file by file stays flat. JSONL is read line by line
+    (:func:`read_records`) into column lists: pyarrow's JSON reader needs every line to fit
+    in one read block, and a record can be as long as the longest sentence allowed.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return
+    cols = list(columns)
+    if output_format(paths[0]) == "parquet":
+        import pyarrow.parquet as pq
+
+        for path in paths:
+            pf = pq.ParquetFile(path)
+            present = [c for c in cols if c in pf.schema_arrow.names]
+            for batch in pf.iter_batches(columns=present, batch_size=batch_rows):
+                if batch.num_rows:
+                    yield batch.to_pandas().reindex(columns=cols)
+        return
+    data: dict[str, list[Any]] = {c: [] for c in cols}
+    for path in paths:
+        for rec in read_records(path, cols):
+            for c in cols:
+                data[c].append(rec[c])
+            if len(data[cols[0]]) >= batch_rows:
+                yield pd.DataFrame(data, columns=cols)
+                data = {c: [] for c in cols}
+    if data[cols[0]]:
+        yield pd.DataFrame(data, columns=cols)
+
+
 def concat(sources: list[Path], final: Path, fmt: str, schema: Any) -> None:
     """Concatenate part files into ``final`` (temporary sibling, then atomic rename)."""
     with atomic_file(final) as tmp:

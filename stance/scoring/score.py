@@ -42,6 +42,7 @@ from stance.scheme import Scheme
 __all__ = [
     "UNKNOWN_SOURCE",
     "ScoreStats",
+    "StreamingSummaries",
     "article_summary",
     "confusion_of",
     "model_preprocessing",
@@ -383,10 +384,8 @@ def article_summary(
     and ``dominant`` (most frequent label, ties broken by label order)."""
     df = _frame(records)
     labels = scheme.label_list
-    cols = ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
-            "slant", "dominant"]
     if df.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=_article_columns(labels))
     key = df["article_id"].fillna(df["sentence_id"]) if "sentence_id" in df else df["article_id"]
     df = df.assign(_key=key)
     counts = pd.crosstab(df["_key"], df["label"]).reindex(columns=labels, fill_value=0)
@@ -394,20 +393,31 @@ def article_summary(
     counts = counts.reindex(order, fill_value=0)
     first = df.groupby("_key", sort=False).agg(source=("source", "first"),
                                                 n_attributed=("attributed", "sum"))
+    return _article_table(order, first.loc[order, "source"].to_numpy(), counts.to_numpy(),
+                          first.loc[order, "n_attributed"].to_numpy(), scheme)
+
+
+def _article_columns(labels: Sequence[str]) -> list[str]:
+    return ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
+            "slant", "dominant"]
+
+
+def _article_table(order: Any, sources: Any, counts: np.ndarray, n_attributed: Any, scheme: Scheme) -> pd.DataFrame:
+    """The :func:`article_summary` frame from per-article label counts (rows in ``order``)."""
+    labels = scheme.label_list
     out = pd.DataFrame({"article_id": order})
-    out["source"] = first.loc[order, "source"].to_numpy()
-    out["n_sentences"] = counts.sum(axis=1).to_numpy().astype(int)
-    for c in labels:
-        out[f"n_{c}"] = counts[c].to_numpy().astype(int)
-    out["n_attributed"] = first.loc[order, "n_attributed"].to_numpy().astype(int)
+    out["source"] = sources
+    out["n_sentences"] = counts.sum(axis=1).astype(int)
+    for j, c in enumerate(labels):
+        out[f"n_{c}"] = counts[:, j].astype(int)
+    out["n_attributed"] = np.asarray(n_attributed).astype(int)
     if scheme.poles is not None:
         pos, neg = scheme.poles
         out["slant"] = (out[f"n_{pos}"] - out[f"n_{neg}"]) / out["n_sentences"].where(out["n_sentences"] > 0)
     else:
         out["slant"] = np.nan
-    arr = counts.to_numpy()
-    out["dominant"] = [labels[i] for i in arr.argmax(axis=1)]
-    return out[cols]
+    out["dominant"] = [labels[i] for i in counts.argmax(axis=1)]
+    return out[_article_columns(labels)]
 
 
 def empty_article_rows(articles: Iterable[tuple[str, str]], labels: Sequence[str]) -> pd.DataFrame:
@@ -417,9 +427,7 @@ def empty_article_rows(articles: Iterable[tuple[str, str]], labels: Sequence[str
          "n_attributed": 0, "slant": np.nan, "dominant": None}
         for aid, src in articles
     ]
-    cols = ["article_id", "source", "n_sentences", *(f"n_{c}" for c in labels), "n_attributed",
-            "slant", "dominant"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=_article_columns(labels))
 
 
 def confusion_of(model: Any) -> list[list[float]] | None:
@@ -451,16 +459,114 @@ def source_summary(
     df = _frame(records)
     if df.empty:
         raise ValueError("no scored sentences: nothing to summarise per source")
+    df = _source_rows(df)
+    table = source_bias_table(df, scheme, label_col="label", min_sentences=min_sentences,
+                              min_articles=min_articles, n_boot=n_boot, seed=seed)
+    corr = corrected_source_table(df, "label", confusion, scheme) if confusion is not None else None
+    return _with_correction(table, corr)
+
+
+def _source_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns :func:`source_summary` reads, with its defaults: a sentence without
+    ``article_id`` is its own article, a missing source is ``unknown``, ``attributed``
+    missing is False."""
     cols = ["source", "article_id", "label", "attributed", "speaker_side"]
     df = df.reindex(columns=cols + (["sentence_id"] if "sentence_id" in df else [])).copy()
     if "sentence_id" in df:
         df["article_id"] = df["article_id"].fillna(df["sentence_id"])
     df["source"] = df["source"].fillna(UNKNOWN_SOURCE)
     df["attributed"] = df["attributed"].fillna(False).astype(bool)
-    table = source_bias_table(df, scheme, label_col="label", min_sentences=min_sentences,
-                              min_articles=min_articles, n_boot=n_boot, seed=seed)
-    if confusion is not None:
-        corr = corrected_source_table(df, "label", confusion, scheme)
-        adj = [c for c in corr.columns if c.startswith("adj_")]
-        table = table.merge(corr[["source", *adj]], on="source", how="left")
-    return table
+    return df
+
+
+def _with_correction(table: pd.DataFrame, corr: pd.DataFrame | None) -> pd.DataFrame:
+    if corr is None:
+        return table
+    adj = [c for c in corr.columns if c.startswith("adj_")]
+    return table.merge(corr[["source", *adj]], on="source", how="left")
+
+
+class StreamingSummaries:
+    """:func:`article_summary` and :func:`source_summary` of scored records fed batch by batch
+    (e.g. a streaming pass over the part files of an output), never holding the records.
+
+    Keeps per-article counts only (:class:`stance.evaluation.bias.SourceCountsBuilder` for
+    the sources; label counts, first source and attributed count per article for the article
+    table), which give the same tables as the in-memory functions on the same records in
+    the same order. ``articles=False`` skips the article table (the article level writes it
+    per chunk). Hand-written for the article table for the same reason as the builder: a
+    pandas groupby cannot be updated batch by batch.
+    """
+
+    def __init__(self, scheme: Scheme, articles: bool = True) -> None:
+        from stance.evaluation.bias import SourceCountsBuilder
+
+        self.scheme = scheme
+        self.labels = scheme.label_list
+        self.n_sentences = 0
+        self._sources = SourceCountsBuilder(scheme)
+        self._source_error: ValueError | None = None
+        self._articles = articles
+        self._article_rows: dict[Any, int] = {}
+        self._article_source: list[Any] = []
+        self._article_counts = np.zeros((1024 if articles else 0, len(self.labels) + 1), dtype=np.int64)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Count one batch of records (columns ``sentence_id``, ``article_id``, ``source``,
+        ``label``, ``attributed``, ``speaker_side``)."""
+        if frame.empty:
+            return
+        self.n_sentences += len(frame)
+        if self._articles:
+            self._add_articles(frame[frame["article_id"].notna()])
+        if self._source_error is None:
+            df = _source_rows(frame)
+            try:
+                self._sources.add(df["source"], df["article_id"], df["label"], df["attributed"],
+                                  df["speaker_side"])
+            except ValueError as e:  # reported by source_table, like source_summary's errors
+                self._source_error = e
+
+    def _add_articles(self, df: pd.DataFrame) -> None:
+        index, k = self._article_rows, len(self.labels)
+        before = len(index)
+        rows = np.fromiter((index.setdefault(a, len(index)) for a in df["article_id"]), dtype=np.int64,
+                           count=len(df))
+        if len(index) > len(self._article_counts):
+            grown = np.zeros((max(len(index), 2 * len(self._article_counts)), k + 1), dtype=np.int64)
+            grown[: len(self._article_counts)] = self._article_counts
+            self._article_counts = grown
+        self._article_source.extend([None] * (len(index) - before))
+        for row, src in zip(rows, df["source"]):  # the first non-missing source, as groupby's first
+            if self._article_source[row] is None and not (pd.api.types.is_scalar(src) and pd.isna(src)):
+                self._article_source[row] = src
+        codes = pd.Categorical(df["label"], categories=self.labels).codes
+        known = codes >= 0  # labels outside the scheme are not counted (as article_summary)
+        np.add.at(self._article_counts, (rows[known], codes[known]), 1)
+        att = df["attributed"].fillna(False).to_numpy(dtype=bool)
+        np.add.at(self._article_counts, (rows[att], k), 1)
+
+    def article_table(self) -> pd.DataFrame:
+        """The per-article table (:func:`article_summary`) of the records added so far."""
+        if not self._article_rows:
+            return pd.DataFrame(columns=_article_columns(self.labels))
+        n = len(self._article_rows)
+        counts = self._article_counts[:n]
+        return _article_table(list(self._article_rows), self._article_source, counts[:, :-1], counts[:, -1],
+                              self.scheme)
+
+    def source_table(self, confusion: Sequence[Sequence[float]] | np.ndarray | None = None,
+                     min_sentences: int = 30, min_articles: int = 3, n_boot: int = 1000,
+                     seed: int = 0) -> pd.DataFrame:
+        """The per-source table (:func:`source_summary`) of the records added so far."""
+        from stance.evaluation.bias import corrected_from_counts, source_bias_from_counts
+
+        if self._source_error is not None:
+            raise self._source_error
+        if not self.n_sentences:
+            raise ValueError("no scored sentences: nothing to summarise per source")
+        counts = self._sources.result()
+        table = source_bias_from_counts(counts, self.scheme, min_sentences=min_sentences,
+                                        min_articles=min_articles, n_boot=n_boot, seed=seed)
+        corr = corrected_from_counts(counts, confusion, self.scheme) if confusion is not None else None
+        return _with_correction(table, corr)

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +40,23 @@ from stance.scoring.records import (
     output_format,
     output_paths,
     read_records,
+    record_frames,
     record_schema,
     same_model,
     write_rows,
 )
 from stance.scoring.score import (
-    UNKNOWN_SOURCE,
+    StreamingSummaries,
     article_summary,
     empty_article_rows,
     record_columns,
-    source_summary,
 )
 
 __all__ = ["STATE_VERSION", "ScoreWriter"]
 
 STATE_VERSION = 2
+SUMMARY_COLUMNS = ("sentence_id", "article_id", "source", "label", "attributed", "speaker_side")
+"""The record columns the summaries read."""
 
 
 class ScoreWriter:
@@ -287,18 +289,6 @@ class ScoreWriter:
         files = [self.parts_dir / f"base.articles.{self.ext}"] if (self.state or {}).get("base") else []
         return files + [self.parts_dir / f"{n}.articles.{self.ext}" for n in self._part_names()]
 
-    def _minimal_frame(self, files: Iterable[Path]) -> pd.DataFrame:
-        cols = ["sentence_id", "article_id", "source", "label", "attributed", "speaker_side"]
-        data: dict[str, list[Any]] = {c: [] for c in cols}
-        for f in files:
-            for rec in read_records(f, cols):
-                for c in cols:
-                    data[c].append(rec[c])
-        df = pd.DataFrame(data)
-        for c in ("source", "label", "speaker_side"):
-            df[c] = df[c].astype("category") if len(df) else df[c]
-        return df
-
     def finalize(
         self,
         *,
@@ -323,28 +313,26 @@ class ScoreWriter:
         assert self.state is not None
         record_files = self._record_files()
         concat(record_files, self.paths["records"], self.fmt, record_schema(self.labels))
-        df = self._minimal_frame(record_files)
         if self.level == "article":
             concat(self._article_files(), self.paths["articles"], self.fmt, article_schema(self.labels))
-        else:
-            with_article = df[df["article_id"].notna()]
-            summary = article_summary(with_article.assign(source=with_article["source"].astype(object),
-                                                          label=with_article["label"].astype(object)),
-                                      self.scheme)
-            write_rows(self.paths["articles"], frame_rows(summary), self.article_columns, self.fmt,
-                        article_schema(self.labels))
+        # one streaming pass over the parts for what is not written per chunk: the per-source
+        # table, and at the sentence level the per-article one (articles may span chunks)
+        sums = StreamingSummaries(self.scheme, articles=self.level == "sentence")
+        for frame in record_frames(record_files, SUMMARY_COLUMNS):
+            sums.add(frame)
+        if self.level == "sentence":
+            write_rows(self.paths["articles"], frame_rows(sums.article_table()), self.article_columns, self.fmt,
+                       article_schema(self.labels))
         table = None
-        if len(df):
+        if sums.n_sentences:
             try:
-                plain = df.astype({c: object for c in ("source", "label", "speaker_side")})
-                plain["source"] = plain["source"].fillna(UNKNOWN_SOURCE)
-                table = source_summary(plain, self.scheme, confusion=confusion, **dict(source_options or {}))
+                table = sums.source_table(confusion=confusion, **dict(source_options or {}))
             except ValueError as e:
                 notes.append(f"no per-source table: {e}")
         with atomic_file(self.paths["sources"]) as tmp:
             (table if table is not None else pd.DataFrame(columns=["source"])).to_csv(tmp, index=False)
         totals = dict(self.state["totals"])
-        totals["sentences"] = int(len(df))
+        totals["sentences"] = int(sums.n_sentences)
         run = {
             "package_version": stance.__version__,
             "fingerprint": self.fingerprint,

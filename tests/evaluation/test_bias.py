@@ -330,3 +330,55 @@ def test_share_intervals_match_row_level_cluster_bootstrap() -> None:
     assert (row[f"share_{PK}"], row[f"share_{PK}_low"], row[f"share_{PK}_high"]) == pytest.approx(
         (ci.estimate, ci.low, ci.high)
     )
+
+
+# --------------------------------------------------------------------------- streaming counts
+
+
+def _random_sentences(n: int, seed: int) -> pd.DataFrame:
+    """Sentences of interleaved articles of five fictional outlets (articles recur out of order)."""
+    rng = np.random.default_rng(seed)
+    sides = [*PAK.side_names, None]
+    return pd.DataFrame({
+        "source": rng.choice(["Harbor Ledger", "Valley Courier", "North Gazette", "Plains Herald", "Ridge Observer"], n),
+        "article_id": [f"art-{i}" for i in rng.integers(0, n // 6, n)],
+        "label": rng.choice(LABELS, n),
+        "attributed": rng.random(n) < 0.3,
+        "speaker_side": [sides[i] for i in rng.integers(0, len(sides), n)],
+    })
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_counts_built_batch_by_batch_give_the_frame_tables(seed) -> None:
+    from stance.evaluation.bias import (
+        SourceCountsBuilder,
+        corrected_from_counts,
+        source_bias_from_counts,
+    )
+
+    df = _random_sentences(3000, seed)
+    builder = SourceCountsBuilder(PAK)
+    cuts = np.sort(np.random.default_rng(seed + 10).choice(np.arange(1, len(df)), 7, replace=False))
+    for part in np.split(np.arange(len(df)), cuts):  # uneven batches
+        b = df.iloc[part]
+        builder.add(b["source"], b["article_id"], b["label"], b["attributed"], b["speaker_side"])
+    counts = builder.result()
+    assert builder.n_sentences == len(df)
+    pd.testing.assert_frame_equal(
+        source_bias_from_counts(counts, PAK, min_sentences=5, min_articles=2, n_boot=N_BOOT),
+        source_bias_table(df, PAK, min_sentences=5, min_articles=2, n_boot=N_BOOT))
+    pd.testing.assert_frame_equal(corrected_from_counts(counts, EXACT_CONFUSION, PAK),
+                                  corrected_source_table(df, "label", EXACT_CONFUSION, PAK))
+
+
+def test_counts_builder_validates_rows_like_the_frame_table() -> None:
+    from stance.evaluation.bias import SourceCountsBuilder
+
+    df = _random_sentences(60, 3)
+    builder = SourceCountsBuilder(PAK)
+    with pytest.raises(ValueError, match="unknown label"):
+        builder.add(df["source"], df["article_id"], ["nonsense"] * len(df), df["attributed"], df["speaker_side"])
+    with pytest.raises(ValueError, match="'article_id' has missing values"):
+        builder.add(df["source"], [None] * len(df), df["label"], df["attributed"], df["speaker_side"])
+    with pytest.raises(ValueError, match="unknown speaker_side"):
+        builder.add(df["source"], df["article_id"], df["label"], df["attributed"], ["mars"] * len(df))
