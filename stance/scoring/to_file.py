@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from stance.data.preprocessing import Preprocessing
 from stance.data.readers import Skipped
 from stance.errors import ConfigError, InputError
 from stance.scoring.records import model_fingerprint, sha256_of
@@ -23,7 +24,7 @@ from stance.scoring.score import (
 )
 from stance.scoring.writer import ScoreWriter
 
-__all__ = ["ScoreRun", "score_to_file"]
+__all__ = ["ScoreRun", "output_fingerprint", "resolve_preprocessing", "score_to_file"]
 
 
 @dataclass
@@ -53,6 +54,32 @@ def _item_id(item: Any, level: str) -> str | None:
 def _item_source(item: Any) -> str:
     src = item.get("source") if isinstance(item, Mapping) else getattr(item, "source", None)
     return str(src) if src not in (None, "") else UNKNOWN_SOURCE
+
+
+def resolve_preprocessing(
+    model: Any,
+    preprocessing: Mapping[str, Any] | None = None,
+    *,
+    attribution: bool = True,
+    max_sentence_chars: int | None = None,
+    max_article_chars: int | None = None,
+) -> Preprocessing:
+    """The preprocessing a scoring run applies: the model's own (or ``preprocessing``), with
+    attribution switched off and the length limits replaced as asked (see :func:`score_to_file`)."""
+    prep = model_preprocessing(model, preprocessing)
+    if not attribution:
+        prep.attributor, prep.origin["attribution"] = None, "off (--no-attribution)"
+    if max_article_chars is not None:
+        prep.cleaner.max_article_chars, prep.origin["cleaning"] = int(max_article_chars), "override"
+    if max_sentence_chars is not None:
+        prep.segmenter.max_sentence_chars, prep.origin["segmenter"] = int(max_sentence_chars), "override"
+    return prep
+
+
+def output_fingerprint(model: Any, prep: Preprocessing, model_dir: str | Path | None, fast: str,
+                       level: str) -> dict[str, Any]:
+    """The fingerprint a score output records (model, mode, level and preprocessing)."""
+    return {**model_fingerprint(model, model_dir, fast, level), "preprocessing_sha256": sha256_of(prep.to_dict())}
 
 
 def score_to_file(
@@ -106,15 +133,9 @@ def score_to_file(
 
         predictor = accelerate(model)  # the feature-identical fast TF-IDF; other models as they are
     stats = stats if stats is not None else ScoreStats()
-    prep = model_preprocessing(model, preprocessing)
-    if not attribution:
-        prep.attributor, prep.origin["attribution"] = None, "off (--no-attribution)"
-    if max_article_chars is not None:
-        prep.cleaner.max_article_chars, prep.origin["cleaning"] = int(max_article_chars), "override"
-    if max_sentence_chars is not None:
-        prep.segmenter.max_sentence_chars, prep.origin["segmenter"] = int(max_sentence_chars), "override"
-    fingerprint = {**model_fingerprint(model, model_dir, fast, level),
-                   "preprocessing_sha256": sha256_of(prep.to_dict())}
+    prep = resolve_preprocessing(model, preprocessing, attribution=attribution,
+                                 max_sentence_chars=max_sentence_chars, max_article_chars=max_article_chars)
+    fingerprint = output_fingerprint(model, prep, model_dir, fast, level)
     writer = ScoreWriter(output, fingerprint=fingerprint, scheme=scheme_of(model), level=level, fmt=fmt,
                          overwrite=overwrite)
     done = writer.open()
