@@ -84,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longer articles are truncated (and counted) before cleaning "
                         "(default: the model's cleaning limit, 200000 unless trained otherwise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ray = p.add_argument_group("distributed scoring (--engine ray; stance.scoring.distributed)")
+    ray.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this process (default); ray: Ray Data actors, reading a Parquet/JSONL "
+                          "file or folder, local or an fsspec URL (s3://, gs://...)")
+    ray.add_argument("--ray-address", default=None,
+                     help="Ray cluster to use: auto, HOST:PORT or ray://HEAD:10001 (default: start a local "
+                          "Ray runtime)")
+    ray.add_argument("--workers", type=int, default=2, help="actors in the scoring pool (default 2)")
+    ray.add_argument("--worker-cpus", type=float, default=1.0, help="CPUs each actor reserves (default 1)")
+    ray.add_argument("--worker-gpus", type=float, default=0.0, help="GPUs each actor reserves (default 0)")
     return p
 
 
@@ -162,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise StanceError(f"--threads must be >= 1, got {args.threads}")
     output_format(args.output, args.format)  # fail early on a bad extension
+    if args.engine == "ray":
+        return _run_ray(args)
     inp = Path(args.input)
     if not inp.exists():
         raise InputError("input does not exist", path=inp, hint="check --input")
@@ -250,6 +262,37 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"fast path: {predictor.n_fallback} of {predictor.n_scored} sentences "
                       f"({predictor.n_fallback / predictor.n_scored:.1%}) re-scored with fp32 "
                       f"(top-2 margin < {predictor.fallback_margin})")
+    return 0
+
+
+def _run_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: :func:`stance.scoring.distributed.score_dataset_ray`."""
+    from stance.scoring.distributed import score_dataset_ray
+
+    for flag, value in (("--manifest", args.manifest), ("--parity-check", args.parity_check)):
+        if value:
+            raise StanceError(f"{flag} is not supported with --engine ray (use --engine local)")
+    if args.workers < 1:
+        raise StanceError(f"--workers must be >= 1, got {args.workers}")
+    console.print(f"model: {args.model}; engine: ray ({args.workers} workers x {args.worker_cpus:g} CPU"
+                  + (f", {args.worker_gpus:g} GPU" if args.worker_gpus else "") + ") at "
+                  + (args.ray_address or "a local Ray runtime"))
+    t0 = time.perf_counter()
+    try:
+        result = score_dataset_ray(
+            args.model, args.input, args.output, address=args.ray_address, num_workers=args.workers,
+            num_cpus=args.worker_cpus, num_gpus=args.worker_gpus, batch_size=args.batch_size,
+            chunk_size=args.chunk_articles * (20 if args.level == "sentence" else 1), fast=args.fast,
+            fallback_margin=args.fallback_margin, threads=args.threads, level=args.level, fmt=args.format,
+            overwrite=args.overwrite, default_source=args.default_source, on_error=args.on_error,
+            preprocessing=_preprocessing_override(args.preprocessing), attribution=not args.no_attribution,
+            max_sentence_chars=args.max_sentence_chars, max_article_chars=args.max_article_chars,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]; completed chunks are kept: run the same command again to resume")
+        return 130
+    _print_summary(result, result.stats, time.perf_counter() - t0, args)
     return 0
 
 

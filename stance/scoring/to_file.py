@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from stance.data.preprocessing import Preprocessing
 from stance.data.readers import Skipped
 from stance.errors import ConfigError, InputError
 from stance.scoring.records import ARTICLE_META, model_fingerprint, model_summary, sha256_of
@@ -23,7 +24,7 @@ from stance.scoring.score import (
 )
 from stance.scoring.writer import ScoreWriter
 
-__all__ = ["ScoreRun", "score_to_file"]
+__all__ = ["ScoreRun", "output_fingerprint", "resolve_preprocessing", "score_to_file"]
 
 
 @dataclass
@@ -62,6 +63,32 @@ def _item_meta(item: Any) -> dict[str, str | None]:
         v = item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
         out[key] = None if v is None or (isinstance(v, float) and v != v) or not str(v).strip() else str(v).strip()
     return out
+
+
+def resolve_preprocessing(
+    model: Any,
+    preprocessing: Mapping[str, Any] | None = None,
+    *,
+    attribution: bool = True,
+    max_sentence_chars: int | None = None,
+    max_article_chars: int | None = None,
+) -> Preprocessing:
+    """The preprocessing a scoring run applies: the model's own (or ``preprocessing``), with
+    attribution switched off and the length limits replaced as asked (see :func:`score_to_file`)."""
+    prep = model_preprocessing(model, preprocessing)
+    if not attribution:
+        prep.attributor, prep.origin["attribution"] = None, "off (--no-attribution)"
+    if max_article_chars is not None:
+        prep.cleaner.max_article_chars, prep.origin["cleaning"] = int(max_article_chars), "override"
+    if max_sentence_chars is not None:
+        prep.segmenter.max_sentence_chars, prep.origin["segmenter"] = int(max_sentence_chars), "override"
+    return prep
+
+
+def output_fingerprint(model: Any, prep: Preprocessing, model_dir: str | Path | None, fast: str,
+                       level: str) -> dict[str, Any]:
+    """The fingerprint a score output records (model, mode, level and preprocessing)."""
+    return {**model_fingerprint(model, model_dir, fast, level), "preprocessing_sha256": sha256_of(prep.to_dict())}
 
 
 def score_to_file(
@@ -115,15 +142,9 @@ def score_to_file(
 
         predictor = accelerate(model)  # the feature-identical fast TF-IDF; other models as they are
     stats = stats if stats is not None else ScoreStats()
-    prep = model_preprocessing(model, preprocessing)
-    if not attribution:
-        prep.attributor, prep.origin["attribution"] = None, "off (--no-attribution)"
-    if max_article_chars is not None:
-        prep.cleaner.max_article_chars, prep.origin["cleaning"] = int(max_article_chars), "override"
-    if max_sentence_chars is not None:
-        prep.segmenter.max_sentence_chars, prep.origin["segmenter"] = int(max_sentence_chars), "override"
-    fingerprint = {**model_fingerprint(model, model_dir, fast, level),
-                   "preprocessing_sha256": sha256_of(prep.to_dict())}
+    prep = resolve_preprocessing(model, preprocessing, attribution=attribution,
+                                 max_sentence_chars=max_sentence_chars, max_article_chars=max_article_chars)
+    fingerprint = output_fingerprint(model, prep, model_dir, fast, level)
     writer = ScoreWriter(output, fingerprint=fingerprint, scheme=scheme_of(model), level=level, fmt=fmt,
                          overwrite=overwrite)
     run_info = {**dict(run_info or {}), "model_info": model_summary(model, model_dir)}

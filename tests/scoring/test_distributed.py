@@ -1,0 +1,198 @@
+"""Distributed scoring on Ray Data (stance.scoring.distributed, ``stance-score --engine ray``).
+
+The runs share one local Ray runtime (a session fixture, started once: about 10 s here) and
+are marked slow. The runtime has 3 logical CPUs: the 2 scoring actors reserve one each and
+the read tasks need the third (a pool that takes every CPU starves its own reads, which
+``score_dataset_ray`` refuses on a local runtime). The bad-address and missing-backend tests
+need no runtime and run in the fast suite.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import socket
+
+import pandas as pd
+import pytest
+
+import stance
+from stance.errors import ConfigError, InputError
+from stance.scoring.records import output_paths, read_records
+from stance.scoring.to_file import score_to_file
+from tests.scoring import article_rows, tfidf_model_dir, write_jsonl
+
+ray = pytest.importorskip("ray")
+
+from stance.scoring.distributed import FAULT_ENV, connect, resolve_input, score_dataset_ray  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    return tfidf_model_dir()
+
+
+@pytest.fixture(scope="session")
+def ray_runtime():
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=3, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def _rows(n=24):
+    rows = article_rows(n)
+    rows[3]["text"] = "   "  # no text: skipped by the reader's rule, in both engines
+    rows[5]["text"] = "Short."  # no body sentence after cleaning? counted either way
+    rows.append(dict(rows[7]))  # a duplicate id: the second is skipped
+    rows.append({"id": "no-source", "text": "Talks resume next week."})  # missing source
+    return rows
+
+
+def _local(model_dir, rows, out, level="article"):
+    """Local scoring through the CLI's reader rules, for comparison."""
+    from stance.data.readers import ReadResult, iter_table_articles
+
+    path = write_jsonl(out.parent / f"{out.stem}-input.jsonl", rows)
+    read = ReadResult()
+    items = list(iter_table_articles(path, read, on_error="skip"))
+    from stance.scoring.score import ScoreStats
+
+    stats = ScoreStats(skipped=read.skipped)
+    return score_to_file(stance.load_model(model_dir), items, out, model_dir=model_dir, level=level,
+                         chunk_size=5, stats=stats)
+
+
+def _assert_same_records(a, b):
+    assert len(a) == len(b) and a
+    for x, y in zip(a, b):
+        assert {k: v for k, v in x.items() if not k.startswith("proba_")} == \
+               {k: v for k, v in y.items() if not k.startswith("proba_")}
+        for k in x:
+            if k.startswith("proba_"):
+                assert math.isclose(x[k], y[k], abs_tol=1e-6)
+
+
+@pytest.mark.slow
+def test_records_and_summaries_equal_local_scoring(tmp_path, model_dir, ray_runtime):
+    rows = _rows()
+    local = _local(model_dir, rows, tmp_path / "local.parquet")
+    inp = write_jsonl(tmp_path / "articles.jsonl", rows)
+    run = score_dataset_ray(model_dir, inp, tmp_path / "ray.parquet", num_workers=2, chunk_size=5)
+    a, b = list(read_records(tmp_path / "local.parquet")), list(read_records(tmp_path / "ray.parquet"))
+    _assert_same_records(a, b)
+    pa, pb = output_paths(tmp_path / "local.parquet"), output_paths(tmp_path / "ray.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(pa["articles"]), pd.read_parquet(pb["articles"]))
+    pd.testing.assert_frame_equal(pd.read_csv(pa["sources"]), pd.read_csv(pb["sources"]))
+    ra, rb = json.loads(pa["run"].read_text()), json.loads(pb["run"].read_text())
+    assert ra["totals"] == rb["totals"] and ra["fingerprint"]["model_sha256"] == rb["fingerprint"]["model_sha256"]
+    assert rb["engine"]["name"] == "ray" and rb["engine"]["workers"] == 2
+    # the same records were skipped for the same reasons (missing text, duplicate, missing source)
+    assert local.stats.skip_counts() == run.stats.skip_counts() == {"missing text": 1, "duplicate id": 1,
+                                                                     "missing source": 1}
+    assert run.stats.articles == local.stats.articles and run.stats.sentences == len(b)
+
+
+@pytest.mark.slow
+def test_resume_scores_only_new_articles_and_local_can_extend_a_ray_output(tmp_path, model_dir, ray_runtime):
+    rows = article_rows(16)
+    out = tmp_path / "scores.jsonl"
+    score_dataset_ray(model_dir, write_jsonl(tmp_path / "first.jsonl", rows[:10]), out, num_workers=2,
+                      chunk_size=4)
+    run = score_dataset_ray(model_dir, write_jsonl(tmp_path / "all.jsonl", rows), out, num_workers=2, chunk_size=4)
+    assert run.already_done == 10 and run.stats.articles == 6
+    full = _local(model_dir, rows, tmp_path / "local.jsonl")
+    assert full.totals["sentences"] == run.totals["sentences"]
+    _assert_same_records(list(read_records(tmp_path / "local.jsonl")), list(read_records(out)))
+
+
+@pytest.mark.slow
+def test_sentence_level_parquet_through_an_fsspec_url(tmp_path, model_dir, ray_runtime):
+    recs = [{"id": f"s{i}", "text": t, "source": ["Dawn", "Wire"][i % 2], "article_id": f"a{i // 3}"}
+            for i, t in enumerate(s for r in article_rows(6) for s in r["text"].split("\n\n"))]
+    pd.DataFrame(recs).to_parquet(tmp_path / "sentences.parquet")
+    model = stance.load_model(model_dir)
+    score_to_file(model, recs, tmp_path / "local.parquet", model_dir=model_dir, level="sentence")
+    run = score_dataset_ray(model_dir, f"file://{tmp_path}/sentences.parquet", tmp_path / "ray.parquet",
+                            level="sentence", num_workers=2, chunk_size=4)
+    assert run.stats.sentences == len(recs)
+    _assert_same_records(list(read_records(tmp_path / "local.parquet")), list(read_records(tmp_path / "ray.parquet")))
+
+
+@pytest.mark.slow
+def test_an_actor_that_dies_is_restarted_and_every_record_is_written_once(tmp_path, model_dir, ray_runtime):
+    rows = article_rows(20)
+    flag = tmp_path / "died"
+    _local(model_dir, rows, tmp_path / "local.parquet")
+    run = score_dataset_ray(model_dir, write_jsonl(tmp_path / "a.jsonl", rows), tmp_path / "ray.parquet",
+                            num_workers=2, chunk_size=4,
+                            ray_remote_args={"runtime_env": {"env_vars": {FAULT_ENV: str(flag)}}})
+    assert flag.exists()  # an actor did kill itself on its first batch
+    recs = list(read_records(tmp_path / "ray.parquet"))
+    ids = [r["sentence_id"] for r in recs]
+    assert len(ids) == len(set(ids)) == run.totals["sentences"]
+    _assert_same_records(list(read_records(tmp_path / "local.parquet")), recs)
+
+
+@pytest.mark.slow
+def test_a_pool_larger_than_the_local_runtime_is_refused(tmp_path, model_dir, ray_runtime):
+    inp = write_jsonl(tmp_path / "a.jsonl", article_rows(2))
+    with pytest.raises(ConfigError, match="needs 4 CPU"):
+        score_dataset_ray(model_dir, inp, tmp_path / "o.parquet", num_workers=3)
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["ray://", ""])
+def test_an_unreachable_ray_address_is_a_clear_error(scheme):
+    address = f"{scheme}127.0.0.1:{_free_port()}"
+    with pytest.raises(ConfigError, match="cannot reach the Ray cluster") as e:
+        connect(address, timeout=2)
+    assert repr(address) in str(e.value) and "ray start --head" in str(e.value)
+
+
+def test_the_cli_names_an_unreachable_ray_address(tmp_path, model_dir, capsys):
+    from stance.cli.score import main
+
+    inp = write_jsonl(tmp_path / "a.jsonl", article_rows(2))
+    address = f"ray://127.0.0.1:{_free_port()}"
+    with pytest.raises(SystemExit) as e:
+        main(["--no-progress", "--engine", "ray", "--ray-address", address, "--model", str(model_dir),
+              "--input", str(inp), "--output", str(tmp_path / "o.parquet")])
+    assert e.value.code == 2
+    assert address in capsys.readouterr().out.replace("\n", "")
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_url_without_its_fsspec_backend_names_the_package_to_install():
+    from fsspec.registry import known_implementations
+
+    absent = [(p, known_implementations[p]["class"].split(".")[0]) for p in ("s3", "gcs", "abfs", "oci", "webdav")
+              if p in known_implementations
+              and importlib.util.find_spec(known_implementations[p]["class"].split(".")[0]) is None]
+    if not absent:
+        pytest.skip("every candidate fsspec backend is installed here")
+    protocol, package = absent[0]
+    with pytest.raises(InputError, match=f"pip install {package}") as e:
+        resolve_input(f"{protocol}://bucket/articles.parquet")
+    assert f"{protocol}://bucket/articles.parquet" in str(e.value)
+
+
+def test_input_format_is_told_from_the_files(tmp_path):
+    (tmp_path / "d").mkdir()
+    pd.DataFrame({"id": ["a"], "text": ["x"]}).to_parquet(tmp_path / "d" / "part-0.parquet")
+    assert resolve_input(tmp_path / "d").fmt == "parquet"
+    assert resolve_input(write_jsonl(tmp_path / "a.jsonl", [{"id": "a"}])).fmt == "json"
+    (tmp_path / "a.csv").write_text("id,text\n")
+    with pytest.raises(InputError, match="Parquet or JSONL"):
+        resolve_input(tmp_path / "a.csv")
+    with pytest.raises(InputError, match="does not exist"):
+        resolve_input(tmp_path / "missing.parquet")
