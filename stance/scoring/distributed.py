@@ -47,7 +47,7 @@ from stance.scoring.score import (
     score_articles,
     score_sentences,
 )
-from stance.scoring.to_file import ScoreRun, output_fingerprint, resolve_preprocessing
+from stance.scoring.to_file import ScoreRun, item_meta, output_fingerprint, resolve_preprocessing
 
 __all__ = ["FAULT_ENV", "InputSpec", "ScoreActor", "connect", "resolve_input", "score_dataset_ray"]
 
@@ -379,7 +379,8 @@ class ScoreActor:
         rows = [{**r, "_kind": "record", "_meta": None} for r in records]
         key = "article_id" if self.level == "article" else "sentence_id"
         rows += [{key: it["id"], "source": it["source"], "_kind": "item",
-                  "_meta": json.dumps({"where": it["where"], "counts": d})} for it, d in zip(items, deltas)]
+                  "_meta": json.dumps({"where": it["where"], "counts": d, "article": item_meta(it["value"])})}
+                 for it, d in zip(items, deltas)]
         rows += [{"_kind": "skip", "_meta": json.dumps({"where": w, "reason": r})} for w, r in skips]
         rows.append({"_kind": "end", "_meta": json.dumps({"seconds": time.perf_counter() - t0, "already": already})})
         return _tagged_table(rows, self.labels)
@@ -646,6 +647,7 @@ def _commit(batches: Iterator[Any], writer: Any, stats: ScoreStats, level: str) 
     key = "article_id" if level == "article" else "sentence_id"
     for rows in _chunks(batches):
         records, ids, empty, dup = [], [], [], set()
+        article_meta: dict[str, Any] = {}
         delta = dict.fromkeys(COUNT_KEYS, 0)
         with_sentences = {r["article_id"] for r in rows if r["_kind"] == "record"} if level == "article" else set()
         for row in rows:
@@ -666,6 +668,7 @@ def _commit(batches: Iterator[Any], writer: Any, stats: ScoreStats, level: str) 
                     continue
                 seen[iid] = where
                 ids.append(iid)
+                article_meta[iid] = meta.get("article") or {}
                 counts = meta["counts"]
                 for k in COUNT_KEYS:
                     delta[k] += int(counts[k])
@@ -679,6 +682,6 @@ def _commit(batches: Iterator[Any], writer: Any, stats: ScoreStats, level: str) 
         stats.sentences += len(records)
         for k in COUNT_KEYS:
             setattr(stats, k, getattr(stats, k) + delta[k])
-        writer.write_chunk(ids, records, empty, delta)
+        writer.write_chunk(ids, records, empty, delta, meta=article_meta if level == "article" else None)
     return already
 

@@ -56,7 +56,7 @@ def _item_source(item: Any) -> str:
     return str(src) if src not in (None, "") else UNKNOWN_SOURCE
 
 
-def _item_meta(item: Any) -> dict[str, str | None]:
+def item_meta(item: Any) -> dict[str, str | None]:
     """The article's title, date and url (as stripped strings, None where absent)."""
     out: dict[str, str | None] = {}
     for key in ARTICLE_META:
@@ -226,7 +226,7 @@ def _score_chunks(model: Any, items: Iterable[Any], writer: ScoreWriter, done: s
         after = (stats.empty_articles, stats.truncated_articles, stats.truncated_sentences)
         delta = dict(zip(("empty_articles", "truncated_articles", "truncated_sentences"),
                          (a - b for a, b in zip(after, before))))
-        meta = {i: _item_meta(it) for i, it in zip(ids, chunk)} if level == "article" else None
+        meta = {i: item_meta(it) for i, it in zip(ids, chunk)} if level == "article" else None
         writer.write_chunk(ids, records, empty, delta, meta=meta)
     result = writer.finalize(
         confusion=confusion_of(model),
