@@ -31,6 +31,13 @@ FLOPs per sentence = 2 x (parameters outside the embedding tables) x tokens + th
 products 4 x layers x hidden x tokens^2, averaged over the benchmark sentences' token counts
 (unpadded, after truncation) - i.e. the useful work, not the work spent on padding.
 
+``--engine ray --workers 1,2`` instead compares local scoring with distributed scoring on Ray
+Data (:func:`stance.scoring.distributed.score_dataset_ray`) on the same ``--ray-n`` sentences
+(default 20,000; a JSONL file of sentence records, ``--level sentence``, TF-IDF model): each
+row is one fresh process that reads the file, scores it and writes the output (Parquet), and
+the table gives the wall time, sentences/s, the time to start the local Ray runtime, and the
+Ray overhead (wall time beyond the local run's, with 1 worker).
+
 ``--rss-100k`` instead scores 100,000 sentences through the streaming writer
 (``score_to_file``) with the fast path (ONNX int8 when a transformer is given, else TF-IDF)
 and prints the peak RSS (takes a few minutes on 2 cores).
@@ -56,6 +63,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -378,6 +386,102 @@ def print_rss_table(rows: list[dict[str, Any]], load_before: str) -> None:
           f"on {os.cpu_count()} cores (a shared machine: rates vary with the other processes)")
 
 
+def ray_worker(spec: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One row of the Ray comparison: ``ray:local`` (score_to_file, this process) or
+    ``ray:W`` (score_dataset_ray with W actors on a local runtime of W+1 CPUs)."""
+    from stance.scoring.records import read_records
+
+    kind = spec.split(":", 1)[1]
+    data = Path(args.texts_file)
+    out_dir = Path(tempfile.mkdtemp(prefix="bench-ray-"))
+    out = out_dir / "scores.parquet"
+    res: dict[str, Any] = {"method": spec}
+    if kind == "local":
+        import stance
+        from stance.cli.score import _sentence_items
+        from stance.data.readers import ReadResult
+        from stance.scoring.to_file import score_to_file
+
+        t0 = time.perf_counter()
+        model = stance.load_model(args.model_tfidf)
+        run = score_to_file(model, _sentence_items(data, "skip", ReadResult(), None), out, level="sentence",
+                            chunk_size=2000, batch_size=args.batch_size, model_dir=args.model_tfidf)
+        res["wall_s"] = time.perf_counter() - t0
+        res["startup_s"] = 0.0
+    else:
+        import ray
+
+        from stance.scoring.distributed import score_dataset_ray
+
+        workers = int(kind)
+        t0 = time.perf_counter()
+        ray.init(num_cpus=workers + 1, include_dashboard=False, logging_level="WARNING")
+        res["startup_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run = score_dataset_ray(args.model_tfidf, data, out, level="sentence", num_workers=workers,
+                                chunk_size=2000, batch_size=args.batch_size)
+        res["wall_s"] = time.perf_counter() - t0
+        ray.shutdown()
+    res["sentences"] = sum(1 for _ in read_records(out, ["sentence_id"]))
+    res["scoring_s"] = run.stats.seconds  # summed over actors for Ray
+    res["sent_per_s"] = res["sentences"] / res["wall_s"]
+    res["peak_rss_mb"] = _peak_rss_mb()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return res
+
+
+def ray_bench(args: argparse.Namespace) -> None:
+    """``--engine ray``: local vs Ray Data with each of ``--workers`` on the same sentences."""
+    if not args.model_tfidf:
+        raise SystemExit("--engine ray needs --model-tfidf")
+    sents = sample_sentences()
+    texts = list(itertools.islice(itertools.cycle(sents), args.ray_n))
+    workers = [int(w) for w in args.workers.split(",")]
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "sentences.jsonl"
+        with open(data, "w", encoding="utf-8") as fh:
+            for i, t in enumerate(texts):
+                fh.write(json.dumps({"id": f"s{i}", "text": t, "source": f"src{i % 7}",
+                                     "article_id": f"a{i // 20}"}) + "\n")
+        results = []
+        for spec in ["ray:local", *(f"ray:{w}" for w in workers)]:
+            print(f"... {spec}", file=sys.stderr, flush=True)
+            cmd = [sys.executable, __file__, "--worker", spec, "--texts-file", str(data),
+                   "--model-tfidf", str(args.model_tfidf), "--batch-size", str(args.batch_size)]
+            env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+            if proc.returncode != 0 or not lines:
+                sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+                results.append({"method": spec, "error": f"exit {proc.returncode}"})
+                continue
+            results.append(json.loads(lines[-1][len(RESULT):]))
+    local = next((r for r in results if r["method"] == "ray:local" and "error" not in r), None)
+    head = (f"{'engine':22s} {'sentences':>9s} {'wall s':>7s} {'sent/s':>7s} {'x local':>8s} "
+            f"{'scoring s':>10s} {'ray start s':>11s} {'overhead s':>11s} {'peak RSS MB':>12s}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        name = "local (score_to_file)" if r["method"] == "ray:local" else f"ray, {r['method'][4:]} worker(s)"
+        if "error" in r:
+            print(f"{name:22s} ERROR {r['error']}")
+            continue
+        over = r["wall_s"] - local["wall_s"] if local else None
+        speed = r["sent_per_s"] / local["sent_per_s"] if local else None
+        print(f"{name:22s} {r['sentences']:9d} {r['wall_s']:7.1f} {r['sent_per_s']:7.0f} {_fmt(speed, '8.2f'):>8s} "
+              f"{r['scoring_s']:10.1f} {r['startup_s']:11.1f} "
+              f"{_fmt(over if r['method'] != 'ray:local' else None, '11.1f'):>11s} {r['peak_rss_mb']:12.0f}")
+    print(f"\n{args.ray_n} sentences ({len(set(texts))} distinct sample sentences cycled), --level sentence, "
+          f"TF-IDF {args.model_tfidf}; wall = read + score + write in a fresh process (Ray: runtime already "
+          f"started, actors start inside); scoring s = time inside the scoring code, summed over actors; "
+          f"overhead = wall - local wall.")
+    print(f"machine: {os.cpu_count()} cores; load average before {load_before}, after "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results}, indent=2))
+
+
 # --------------------------------------------------------------------------- driver side
 
 
@@ -486,14 +590,25 @@ def main() -> None:
                     help="onnx-int8 corpus sizes (sentences), with --model-transformer")
     ap.add_argument("--rss-dir", default=None, help="where the corpora and outputs go (default: a temp dir)")
     ap.add_argument("--rss-keep", action="store_true", help="keep the corpora and outputs")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="ray: compare local scoring with Ray Data on --workers (needs --model-tfidf)")
+    ap.add_argument("--workers", default="1,2", help="with --engine ray: comma-separated actor counts")
+    ap.add_argument("--ray-n", type=int, default=20_000, help="with --engine ray: sentences to score")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--texts-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
-        res = rss_100k(args) if args.worker == "rss-100k" else worker(args.worker, args)
+        if args.worker.startswith("ray:"):
+            res = ray_worker(args.worker, args)
+        else:
+            res = rss_100k(args) if args.worker == "rss-100k" else worker(args.worker, args)
         print(RESULT + json.dumps(res))
+        return
+    if args.engine == "ray":
+        sys.path.insert(0, str(REPO))
+        ray_bench(args)
         return
     if not (args.model_tfidf or args.model_transformer):
         ap.error("give --model-tfidf and/or --model-transformer")

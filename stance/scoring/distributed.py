@@ -1,7 +1,7 @@
 """Distributed scoring on Ray Data (``stance-score --engine ray``).
 
 :func:`score_dataset_ray` reads a Parquet or JSONL dataset (a file or a folder, a local path
-or any fsspec URL) with ``ray.data.read_parquet`` / ``ray.data.read_json``, scores it in
+or any fsspec URL) with ``ray.data.read_parquet`` / ``ray.data.read_text``, scores it in
 ``map_batches`` on a pool of actors (:class:`ScoreActor`: each loads the model once, fp32 or
 ``--fast onnx-int8``, and runs the same :func:`~stance.scoring.score.score_articles` /
 :func:`~stance.scoring.score.score_sentences` code as local scoring: cleaning, segmentation,
@@ -18,9 +18,8 @@ retried (``max_restarts`` / ``max_task_retries``), and the driver keeps one reco
 
 Where Ray Data differs from the local readers: rows carry their file, not their line number;
 at ``--level sentence`` every row needs an ``id`` (the local reader derives missing ids from
-occurrence counts over the whole file, which needs one ordered pass); a JSONL file must be
-valid JSON throughout (a malformed line stops the read: use ``--engine local`` to skip such
-lines).
+occurrence counts over the whole file, which needs one ordered pass); JSON input must be JSON
+lines (``.jsonl``), not a ``.json`` document.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ def _ray() -> Any:
 class InputSpec:
     """Where and how Ray Data reads the input: ``path`` (without the URL protocol for fsspec
     filesystems), ``filesystem`` (a pyarrow filesystem, None = local), ``fmt`` (parquet or
-    json) and ``display`` (the input as the user gave it)."""
+    jsonl) and ``display`` (the input as the user gave it)."""
 
     path: str
     filesystem: Any
@@ -85,7 +84,8 @@ class InputSpec:
     display: str
 
 
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
+_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+JSONL_EXTENSIONS = ["jsonl", "ndjson"]
 
 
 def _backend_package(protocol: str, err: ImportError) -> str:
@@ -151,7 +151,9 @@ def resolve_input(input: str | Path, input_format: str = "auto",
                          hint="check the URL and the credentials of its filesystem") from e
     if not exists:
         raise InputError("input does not exist", path=display, hint="check --input")
-    fmt = {"jsonl": "json"}.get(input_format, input_format)
+    fmt = input_format
+    if fmt == "json":
+        raise ConfigError("input format json: the Ray engine reads JSON lines (jsonl) or parquet")
     if fmt == "auto":
         if is_dir:
             found = Counter(_SUFFIXES[s] for f in fs.find(path) if (s := Path(str(f)).suffix.lower()) in _SUFFIXES)
@@ -163,6 +165,9 @@ def resolve_input(input: str | Path, input_format: str = "auto",
             fmt = next(iter(found))
         else:
             suffix = Path(path).suffix.lower()
+            if suffix == ".json":
+                raise InputError("the Ray engine reads JSON lines (.jsonl, one object per line), not a .json "
+                                 "document", path=display, hint="convert it to JSONL or Parquet, or use --engine local")
             if suffix not in _SUFFIXES:
                 raise InputError(f"the Ray engine reads Parquet or JSONL, not {suffix or 'a file without extension'}",
                                  path=display, hint="convert the table to Parquet or JSONL, or use --engine local")
@@ -171,10 +176,17 @@ def resolve_input(input: str | Path, input_format: str = "auto",
 
 
 def read_dataset(spec: InputSpec) -> Any:
-    """The input as a Ray Dataset with a ``path`` column (the file each row came from)."""
+    """The input as a Ray Dataset with a ``path`` column (the file each row came from).
+
+    JSONL is read as text lines (``read_text``) and parsed by the actors, line by line with the
+    local reader's rules: a malformed line is skipped and reported instead of failing the whole
+    read, and a column whose type changes between rows (which pyarrow's JSON reader refuses)
+    is judged per field."""
     ray = _ray()
-    reader = ray.data.read_parquet if spec.fmt == "parquet" else ray.data.read_json
-    return reader(spec.path, filesystem=spec.filesystem, include_paths=True)
+    if spec.fmt == "parquet":
+        return ray.data.read_parquet(spec.path, filesystem=spec.filesystem, include_paths=True)
+    return ray.data.read_text(spec.path, filesystem=spec.filesystem, include_paths=True,
+                              file_extensions=JSONL_EXTENSIONS, drop_empty_lines=True)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -273,17 +285,17 @@ class ScoreActor:
 
     def __init__(self, model_dir: str, *, fast: str, level: str, batch_size: int, threads: int | None,
                  fallback_margin: float | None, prep_args: Mapping[str, Any], fingerprint: Mapping[str, Any],
-                 done: Any, default_source: str | None, on_error: str) -> None:
+                 done: Any, default_source: str | None, on_error: str, jsonl: bool = False) -> None:
         import stance
         from stance.scoring.fast import accelerate
 
-        if threads and fast != "none":
-            import torch
-
-            torch.set_num_threads(int(threads))
         model = stance.load_model(model_dir)
         if hasattr(model, "progress"):
             model.progress = False
+        if threads and getattr(model, "kind", None) == "transformer":
+            import torch
+
+            torch.set_num_threads(int(threads))  # the actor's CPUs, not the node's
         self.prep = resolve_preprocessing(model, **dict(prep_args))
         mine = output_fingerprint(model, self.prep, model_dir, fast, level)
         if not same_model(mine, fingerprint):
@@ -294,12 +306,10 @@ class ScoreActor:
         self.predictor = accelerate(model, fast, threads=threads, fallback_margin=fallback_margin)
         self.labels = [str(c) for c in model.classes_]
         self.level, self.batch_size = level, batch_size
-        self.default_source, self.on_error = default_source, on_error
-        if done is not None and type(done).__name__ == "ObjectRef":
-            import ray
+        self.default_source, self.on_error, self.jsonl = default_source, on_error, jsonl
+        import ray
 
-            done = ray.get(done)
-        self.done = set(done or ())
+        self.done = set(ray.get(done) if isinstance(done, ray.ObjectRef) else (done or ()))
 
     # ------------------------------------------------------------------ rows
     def _fail(self, err: InputError, reason: str, skips: list[tuple[str, str]]) -> None:
@@ -307,7 +317,23 @@ class ScoreActor:
             raise err
         skips.append((err.path or "?", f"{reason}: {err}"))
 
-    def _article(self, rec: Mapping[str, Any], path: str) -> Article | None:
+    def _parse(self, line: str, path: str, skips: list[tuple[str, str]]) -> dict[str, Any] | None:
+        """One JSONL line as a record (None: skipped), by the local reader's rules."""
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            err = InputError(f"malformed JSON ({e.msg} at column {e.colno})", path=path,
+                             hint="each line must be one JSON object")
+        except RecursionError:
+            err = InputError("JSON nested too deeply", path=path)
+        else:
+            if isinstance(rec, dict):
+                return rec
+            err = InputError(f"expected a JSON object, got {type(rec).__name__}", path=path)
+        self._fail(err, "malformed record", skips)
+        return None
+
+    def _article(self, rec: Mapping[str, Any], path: str) -> Article:
         required = ("id", "text") + (() if self.default_source else ("source",))
         missing = [f for f in required if rec.get(f) is None or (isinstance(rec.get(f), str) and not rec[f].strip())]
         if missing:
@@ -343,6 +369,10 @@ class ScoreActor:
         already = 0
         for rec in batch.to_pylist():
             path = str(rec.pop("path", None) or "input")
+            if self.jsonl:
+                rec = self._parse(rec["text"], path, skips)
+                if rec is None:
+                    continue
             try:
                 value: Any = self._article(rec, path) if self.level == "article" else self._sentence(rec, path)
             except _Missing as m:
@@ -601,7 +631,7 @@ def _run(ray: Any, spec: InputSpec, writer: Any, done: set[str], stats: ScoreSta
                 "model_dir": model_dir, "fast": fast, "level": level, "batch_size": batch_size,
                 "threads": threads, "fallback_margin": fallback_margin, "prep_args": dict(prep_args),
                 "fingerprint": dict(fingerprint), "done": ray.put(sorted(done)) if done else None,
-                "default_source": default_source, "on_error": on_error,
+                "default_source": default_source, "on_error": on_error, "jsonl": spec.fmt == "jsonl",
             }
             remote_args = {"max_restarts": max_restarts, "max_task_retries": max_task_retries,
                            **dict(ray_remote_args or {})}
@@ -612,7 +642,7 @@ def _run(ray: Any, spec: InputSpec, writer: Any, done: set[str], stats: ScoreSta
         err = _stance_error(e)
         if err is not None:
             raise err from None
-        if _cause(e, "pyarrow") is not None:  # the read: not valid Parquet / JSON lines
+        if _cause(e, "pyarrow") is not None:  # the read: not valid Parquet
             raise InputError(f"the Ray pipeline failed: {type(e).__name__}: {str(e)[:2000]}", path=spec.display,
                              hint="check that the input is valid Parquet/JSONL with the expected columns "
                                   "(--engine local reads and reports bad lines one by one)") from e

@@ -80,7 +80,7 @@ def _assert_same_records(a, b):
 def test_records_and_summaries_equal_local_scoring(tmp_path, model_dir, ray_runtime):
     rows = _rows()
     local = _local(model_dir, rows, tmp_path / "local.parquet")
-    inp = write_jsonl(tmp_path / "articles.jsonl", rows)
+    inp = write_jsonl(tmp_path / "articles.jsonl", rows, raw_lines={4: '{"id": "broken", "text": '})
     run = score_dataset_ray(model_dir, inp, tmp_path / "ray.parquet", num_workers=2, chunk_size=5)
     a, b = list(read_records(tmp_path / "local.parquet")), list(read_records(tmp_path / "ray.parquet"))
     _assert_same_records(a, b)
@@ -90,9 +90,9 @@ def test_records_and_summaries_equal_local_scoring(tmp_path, model_dir, ray_runt
     ra, rb = json.loads(pa["run"].read_text()), json.loads(pb["run"].read_text())
     assert ra["totals"] == rb["totals"] and ra["fingerprint"]["model_sha256"] == rb["fingerprint"]["model_sha256"]
     assert rb["engine"]["name"] == "ray" and rb["engine"]["workers"] == 2
-    # the same records were skipped for the same reasons (missing text, duplicate, missing source)
-    assert local.stats.skip_counts() == run.stats.skip_counts() == {"missing text": 1, "duplicate id": 1,
-                                                                     "missing source": 1}
+    # the same records were skipped for the same reasons (the local run read no malformed line)
+    assert run.stats.skip_counts() == {**local.stats.skip_counts(), "malformed record": 1} == \
+        {"missing text": 1, "duplicate id": 1, "missing source": 1, "malformed record": 1}
     assert run.stats.articles == local.stats.articles and run.stats.sentences == len(b)
 
 
@@ -102,23 +102,33 @@ def test_resume_scores_only_new_articles_and_local_can_extend_a_ray_output(tmp_p
     out = tmp_path / "scores.jsonl"
     score_dataset_ray(model_dir, write_jsonl(tmp_path / "first.jsonl", rows[:10]), out, num_workers=2,
                       chunk_size=4)
-    run = score_dataset_ray(model_dir, write_jsonl(tmp_path / "all.jsonl", rows), out, num_workers=2, chunk_size=4)
-    assert run.already_done == 10 and run.stats.articles == 6
+    run = score_dataset_ray(model_dir, write_jsonl(tmp_path / "more.jsonl", rows[:13]), out, num_workers=2,
+                            chunk_size=4)
+    assert run.already_done == 10 and run.stats.articles == 3
+    ext = score_to_file(stance.load_model(model_dir), rows, out, model_dir=model_dir)  # the local engine
+    assert ext.already_done == 13 and ext.stats.articles == 3
     full = _local(model_dir, rows, tmp_path / "local.jsonl")
-    assert full.totals["sentences"] == run.totals["sentences"]
+    assert full.totals["sentences"] == ext.totals["sentences"]
     _assert_same_records(list(read_records(tmp_path / "local.jsonl")), list(read_records(out)))
+    assert list(read_records(output_paths(out)["articles"])) == \
+        list(read_records(output_paths(tmp_path / "local.jsonl")["articles"]))
 
 
 @pytest.mark.slow
-def test_sentence_level_parquet_through_an_fsspec_url(tmp_path, model_dir, ray_runtime):
+def test_cli_sentence_level_parquet_through_an_fsspec_url(tmp_path, model_dir, ray_runtime, capsys):
+    from stance.cli.score import main
+
     recs = [{"id": f"s{i}", "text": t, "source": ["Dawn", "Wire"][i % 2], "article_id": f"a{i // 3}"}
-            for i, t in enumerate(s for r in article_rows(6) for s in r["text"].split("\n\n"))]
+            for i, t in enumerate(s for r in article_rows(12) for s in r["text"].split("\n\n"))]
     pd.DataFrame(recs).to_parquet(tmp_path / "sentences.parquet")
     model = stance.load_model(model_dir)
     score_to_file(model, recs, tmp_path / "local.parquet", model_dir=model_dir, level="sentence")
-    run = score_dataset_ray(model_dir, f"file://{tmp_path}/sentences.parquet", tmp_path / "ray.parquet",
-                            level="sentence", num_workers=2, chunk_size=4)
-    assert run.stats.sentences == len(recs)
+    main(["--no-progress", "--engine", "ray", "--workers", "2", "--level", "sentence", "--chunk-articles", "1",
+          "--model", str(model_dir), "--input", f"file://{tmp_path}/sentences.parquet",
+          "--output", str(tmp_path / "ray.parquet")])
+    text = capsys.readouterr().out
+    assert "engine: ray (2 workers" in text and "stance-score summary" in text
+    assert len(recs) > 20  # more than one chunk of 20 sentences
     _assert_same_records(list(read_records(tmp_path / "local.parquet")), list(read_records(tmp_path / "ray.parquet")))
 
 
@@ -190,7 +200,9 @@ def test_input_format_is_told_from_the_files(tmp_path):
     (tmp_path / "d").mkdir()
     pd.DataFrame({"id": ["a"], "text": ["x"]}).to_parquet(tmp_path / "d" / "part-0.parquet")
     assert resolve_input(tmp_path / "d").fmt == "parquet"
-    assert resolve_input(write_jsonl(tmp_path / "a.jsonl", [{"id": "a"}])).fmt == "json"
+    assert resolve_input(write_jsonl(tmp_path / "a.jsonl", [{"id": "a"}])).fmt == "jsonl"
+    with pytest.raises(InputError, match="JSON lines"):
+        resolve_input(write_jsonl(tmp_path / "a.json", [{"id": "a"}]))
     (tmp_path / "a.csv").write_text("id,text\n")
     with pytest.raises(InputError, match="Parquet or JSONL"):
         resolve_input(tmp_path / "a.csv")
