@@ -183,12 +183,11 @@ class AttributionLF(_RegexLF):
         self._rebuttal = [re.compile(p, re.I) for p in self.rebuttal_patterns]
         if resolve_speaker:
             self._gazetteer = Attributor(actors=[*_actors(name, actors), *extra_actors])
-            self._anchor = _compile(self.reporting_verbs) if self.reporting_verbs else None
 
     def speaker_sides(self, sentence: Mapping[str, Any] | str) -> set[str]:
         """Sides of the speakers found next to reporting verbs (``resolve_speaker`` mode;
         :meth:`stance.data.attribution.Attributor.speaker_sides`)."""
-        return self._gazetteer.speaker_sides(text_of(sentence), self._anchor, self.window_before,
+        return self._gazetteer.speaker_sides(text_of(sentence), self._verbs, self.window_before,
                                              self.window_after)
 
     def __call__(self, sentence: Mapping[str, Any]) -> str | None:

@@ -331,6 +331,30 @@ def iter_table(
         yield line, dict(rec)
 
 
+def article_from_record(
+    rec: Mapping[str, Any],
+    path: Any,
+    line: int | None,
+    origin: str,
+    *,
+    id_field: str = "id",
+    text_field: str = "text",
+    source_field: str = "source",
+    default_source: str | None = None,
+) -> Article:
+    """One table record (its required fields present) as an :class:`Article`, every field
+    checked (an :class:`InputError` naming ``path``, ``line`` and the field)."""
+    return Article(
+        id=field_string(rec[id_field], id_field, path, line, ids=True) or "",
+        text=field_text(rec[text_field], text_field, path, line) or "",
+        source=field_string(rec.get(source_field), source_field, path, line) or str(default_source),
+        title=field_string(rec.get("title"), "title", path, line),
+        date=field_string(rec.get("date"), "date", path, line),
+        url=field_string(rec.get("url"), "url", path, line),
+        origin=origin,
+    )
+
+
 def iter_table_articles(
     path: str | Path,
     result: ReadResult,
@@ -346,15 +370,9 @@ def iter_table_articles(
     required = (id_field, text_field) + (() if default_source else (source_field,))
     for line, rec in iter_table(path, required, on_error, result, max_field_chars):
         try:
-            article = Article(
-                id=field_string(rec[id_field], id_field, path, line, ids=True) or "",
-                text=field_text(rec[text_field], text_field, path, line) or "",
-                source=field_string(rec.get(source_field), source_field, path, line) or str(default_source),
-                title=field_string(rec.get("title"), "title", path, line),
-                date=field_string(rec.get("date"), "date", path, line),
-                url=field_string(rec.get("url"), "url", path, line),
-                origin=f"{path}:{line}",
-            )
+            article = article_from_record(rec, path, line, f"{path}:{line}", id_field=id_field,
+                                          text_field=text_field, source_field=source_field,
+                                          default_source=default_source)
         except InputError as e:
             _fail(result, on_error, e, f"bad field {e.field}")
             continue

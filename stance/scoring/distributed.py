@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stance.data.readers import Skipped, field_string, field_text
+from stance.data.readers import Skipped, article_from_record, field_string, field_text
 from stance.data.schema import Article
 from stance.errors import ConfigError, InputError, ModelError, StanceError
 from stance.scoring.records import same_model
@@ -338,15 +338,7 @@ class ScoreActor:
         missing = [f for f in required if rec.get(f) is None or (isinstance(rec.get(f), str) and not rec[f].strip())]
         if missing:
             raise _Missing(missing[0], f"every record needs {', '.join(required)}")
-        return Article(
-            id=field_string(rec["id"], "id", path, None, ids=True) or "",
-            text=field_text(rec["text"], "text", path, None) or "",
-            source=field_string(rec.get("source"), "source", path, None) or str(self.default_source),
-            title=field_string(rec.get("title"), "title", path, None),
-            date=field_string(rec.get("date"), "date", path, None),
-            url=field_string(rec.get("url"), "url", path, None),
-            origin=path,
-        )
+        return article_from_record(rec, path, None, path, default_source=self.default_source)
 
     def _sentence(self, rec: Mapping[str, Any], path: str) -> dict[str, Any]:
         sid = field_string(rec.get("id", rec.get("sentence_id")), "id", path, None, ids=True)
