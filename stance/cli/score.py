@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,21 +128,16 @@ def _preprocessing_override(path: str | None) -> dict | None:
 
 def _parity_texts(path: Path) -> list[str]:
     """Test-split sentences of a stance-build dataset (or run) folder, or a file's ``text`` column."""
-    import pandas as pd
-
+    from stance.data.dataset_dir import read_dataset
     from stance.data.readers import ReadResult, iter_table
 
     if path.is_dir():
-        for cand in (path / "sentences.parquet", path / "dataset" / "sentences.parquet"):
-            if cand.is_file():
-                df = pd.read_parquet(cand, columns=None)
-                if "split" in df and (df["split"] == "test").any():
-                    df = df[df["split"] == "test"]
-                if "duplicate_of" in df:
-                    df = df[df["duplicate_of"].isna()]
-                return df["text"].astype(str).tolist()
-        raise InputError("not a stance-build dataset folder (no sentences.parquet)", path=path,
-                         hint="give the dataset/ folder of a build or training run, or a sentences file")
+        df = read_dataset(path).sentences
+        if "split" in df and (df["split"] == "test").any():
+            df = df[df["split"] == "test"]
+        if "duplicate_of" in df:
+            df = df[df["duplicate_of"].isna()]
+        return df["text"].astype(str).tolist()
     return [str(r["text"]) for _, r in iter_table(path, ("text",), "skip", ReadResult())]
 
 
@@ -158,25 +153,19 @@ def _synced(items: Iterable[Any], read: Any, stats: Any) -> Iterator[Any]:
 # --------------------------------------------------------------------------- main
 
 
-def run(args: argparse.Namespace) -> int:
-    import stance
-    from stance.data.readers import ReadResult, iter_corpus
-    from stance.scoring.fast import accelerate, parity
+def _check_args(args: argparse.Namespace) -> None:
     from stance.scoring.records import output_format
-    from stance.scoring.score import ScoreStats
-    from stance.scoring.to_file import score_to_file
 
-    for name in ("batch_size", "chunk_articles", "max_sentence_chars", "max_article_chars"):
+    for name in ("batch_size", "chunk_articles", "max_sentence_chars", "max_article_chars", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise StanceError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.threads is not None and args.threads < 1:
-        raise StanceError(f"--threads must be >= 1, got {args.threads}")
     output_format(args.output, args.format)  # fail early on a bad extension
-    if args.engine == "ray":
-        return _run_ray(args)
-    inp = Path(args.input)
-    if not inp.exists():
-        raise InputError("input does not exist", path=inp, hint="check --input")
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The model and the predictor that scores with it (``--fast``), parity-checked when asked."""
+    import stance
+    from stance.scoring.fast import accelerate
 
     model = stance.load_model(args.model)
     if hasattr(model, "progress"):
@@ -191,50 +180,72 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"model: {getattr(model, 'kind', '?')} from {args.model}"
                   + (f", fast path {args.fast} (ready in {setup:.1f}s)" if args.fast != "none" else ""))
     if args.parity_check:
-        texts = _parity_texts(Path(args.parity_check))
-        if not texts:
-            raise InputError("no sentences to compare", path=args.parity_check)
-        res = parity(model, predictor, texts)
-        console.print(f"parity ({args.fast} vs fp32) on {res['n']} sentences: label agreement "
-                      f"{res['agreement']:.4f}, max |proba diff| {res['max_abs_proba_diff']:.4f}")
-        if hasattr(predictor, "n_scored"):
-            predictor.n_scored = predictor.n_fallback = 0  # count the scoring run only
-        if res["agreement"] < args.parity_min:
-            raise StanceError(
-                f"the {args.fast} path agrees with fp32 on only {res['agreement']:.2%} of labels "
-                f"(< {args.parity_min:.0%}); score with --fast none"
-            )
+        _check_parity(args, model, predictor)
+    return model, predictor
 
-    read = ReadResult()
-    if args.level == "article":
-        # streamed: JSONL/CSV line by line, Parquet by row group, directories file by file
-        items: Any = iter_corpus(inp, read, manifest=args.manifest, default_source=args.default_source,
-                                 on_error=args.on_error)
-        chunk = args.chunk_articles
-        unit = "article"
-    else:
-        items = _sentence_items(inp, args.on_error, read, args.default_source)
-        chunk = args.chunk_articles * 20
-        unit = "sent"
-    # reader skips and scoring skips (duplicate ids) share one list
-    stats = ScoreStats(skipped=read.skipped, decoded_with_fallback=read.decoded_with_fallback)
 
-    bar = None
-    if not args.no_progress:
-        from tqdm.auto import tqdm
+def _check_parity(args: argparse.Namespace, model: Any, predictor: Any) -> None:
+    from stance.scoring.fast import parity
 
-        bar = tqdm(unit=unit, desc="scoring", dynamic_ncols=True, file=sys.stderr)
+    texts = _parity_texts(Path(args.parity_check))
+    if not texts:
+        raise InputError("no sentences to compare", path=args.parity_check)
+    res = parity(model, predictor, texts)
+    console.print(f"parity ({args.fast} vs fp32) on {res['n']} sentences: label agreement "
+                  f"{res['agreement']:.4f}, max |proba diff| {res['max_abs_proba_diff']:.4f}")
+    if hasattr(predictor, "n_scored"):
+        predictor.n_scored = predictor.n_fallback = 0  # count the scoring run only
+    if res["agreement"] < args.parity_min:
+        raise StanceError(
+            f"the {args.fast} path agrees with fp32 on only {res['agreement']:.2%} of labels "
+            f"(< {args.parity_min:.0%}); score with --fast none"
+        )
+
+
+def _progress(args: argparse.Namespace, unit: str) -> tuple[Any, Callable[[Any], None]]:
+    """A tqdm bar (None with --no-progress) and the per-item callback that advances it."""
+    if args.no_progress:
+        return None, lambda st: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(unit=unit, desc="scoring", dynamic_ncols=True, file=sys.stderr)
     last = [0.0]
 
-    def on_item(st: ScoreStats) -> None:
-        if bar is None:
-            return
+    def on_item(st: Any) -> None:
         bar.update(1)
         now = time.perf_counter()
         if now - last[0] > 0.5 and st.seconds > 0:
             last[0] = now
             bar.set_postfix_str(f"{st.sentences_per_second:.0f} sent/s, {st.sentences} sentences")
 
+    return bar, on_item
+
+
+def run(args: argparse.Namespace) -> int:
+    from stance.data.readers import ReadResult, iter_corpus
+    from stance.scoring.score import ScoreStats
+    from stance.scoring.to_file import score_to_file
+
+    _check_args(args)
+    if args.engine == "ray":
+        return _run_ray(args)
+    inp = Path(args.input)
+    if not inp.exists():
+        raise InputError("input does not exist", path=inp, hint="check --input")
+    model, predictor = _load(args)
+
+    read = ReadResult()
+    if args.level == "article":
+        # streamed: JSONL/CSV line by line, Parquet by row group, directories file by file
+        items: Any = iter_corpus(inp, read, manifest=args.manifest, default_source=args.default_source,
+                                 on_error=args.on_error)
+        chunk, unit = args.chunk_articles, "article"
+    else:
+        items = _sentence_items(inp, args.on_error, read, args.default_source)
+        chunk, unit = args.chunk_articles * 20, "sent"
+    # reader skips and scoring skips (duplicate ids) share one list
+    stats = ScoreStats(skipped=read.skipped, decoded_with_fallback=read.decoded_with_fallback)
+    bar, on_item = _progress(args, unit)
     t0 = time.perf_counter()
     try:
         result = score_to_file(

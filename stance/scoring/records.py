@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from stance.atomic import atomic_file
-from stance.errors import ConfigError
+from stance.errors import ConfigError, InputError
 from stance.jsonio import to_jsonable
 
 FORMATS: dict[str, str] = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -314,14 +314,27 @@ def read_output(output: str | Path) -> ScoreOutput:
     Raises :class:`~stance.errors.InputError` naming the file for a missing, unfinished or
     malformed output.
     """
-    from stance.errors import InputError
+    out = Path(output)
+    paths = output_paths(out)
+    run, scheme = _read_run(out, paths)
+    records = _read_scored(out, scheme.label_list)
+    if paths["articles"].is_file():
+        articles = pd.DataFrame(list(read_records(paths["articles"])))
+    else:
+        articles = pd.DataFrame(columns=["article_id", "source"])
+    for c in ARTICLE_META:
+        if c not in articles.columns:
+            articles[c] = None
+    return ScoreOutput(path=out, records=records, articles=articles, run=run, scheme=scheme)
+
+
+def _read_run(out: Path, paths: Mapping[str, Path]) -> tuple[dict[str, Any], Any]:
+    """``run.json`` of a finished output and the scheme it records."""
     from stance.scheme import Scheme
 
-    out = Path(output)
     hint = "give the path that stance-score --output was given (the records file, e.g. scores.jsonl)"
     if out.is_dir():
         raise InputError("is a directory, not a score output", path=out, hint=hint)
-    paths = output_paths(out)
     if paths["parts"].exists():
         raise InputError("the scoring run into this output has not finished (its .parts folder exists)",
                          path=out, hint="run the same stance-score command again to complete it")
@@ -335,8 +348,11 @@ def read_output(output: str | Path) -> ScoreOutput:
         scheme = Scheme.from_dict(run["scheme"]) if run.get("scheme") else Scheme.from_labels(run["labels"])
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise InputError(f"unreadable run file: {e}", path=paths["run"], hint="score again with --overwrite") from e
-    labels = scheme.label_list
-    columns = record_columns_for(labels)
+    return run, scheme
+
+
+def _read_scored(out: Path, labels: Sequence[str]) -> pd.DataFrame:
+    """The sentence records, checked against the scheme's labels, with defaults filled in."""
     try:
         records = pd.DataFrame(list(read_records(out)), columns=None)
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
@@ -344,26 +360,20 @@ def read_output(output: str | Path) -> ScoreOutput:
     if records.empty:
         raise InputError("the output holds no scored sentences", path=out,
                          hint="check the stance-score input (every article may have been skipped)")
-    missing = [c for c in columns if c not in records.columns]
+    missing = [c for c in record_columns_for(labels) if c not in records.columns]
     if missing:
         raise InputError(f"records lack column(s) {missing}", path=out, field=missing[0],
                          hint="score again with this version of stance-score")
     bad = sorted(set(records["label"].dropna().astype(str)) - set(labels))
     if bad or records["label"].isna().any():
-        raise InputError(f"labels outside the scheme {labels}: {bad or ['(missing)']}", path=out, field="label")
+        raise InputError(f"labels outside the scheme {list(labels)}: {bad or ['(missing)']}", path=out,
+                         field="label")
     for c in ("article_id", "source"):
         records[c] = records[c].astype(object)
     records["article_id"] = records["article_id"].where(records["article_id"].notna(), records["sentence_id"])
     records["source"] = records["source"].where(records["source"].notna(), "unknown")
     records["attributed"] = records["attributed"].fillna(False).astype(bool)
-    if paths["articles"].is_file():
-        articles = pd.DataFrame(list(read_records(paths["articles"])))
-    else:
-        articles = pd.DataFrame(columns=["article_id", "source"])
-    for c in ARTICLE_META:
-        if c not in articles.columns:
-            articles[c] = None
-    return ScoreOutput(path=out, records=records, articles=articles, run=run, scheme=scheme)
+    return records
 
 
 def record_columns_for(labels: Sequence[str]) -> list[str]:

@@ -163,77 +163,95 @@ def _where(item: Any, pos: int) -> str:
     return str(origin) if origin else f"input item {pos}"
 
 
-def _score_chunks(model: Any, items: Iterable[Any], writer: ScoreWriter, done: set[str], prep: Any, *,
-                  predictor: Any, level: str, chunk_size: int, batch_size: int, stats: ScoreStats,
-                  on_item: Callable[[ScoreStats], None] | None, on_error: str,
-                  run_info: Mapping[str, Any] | None, source_options: Mapping[str, Any] | None) -> ScoreRun:
-    cleaner, segmenter, att = prep.cleaner, prep.segmenter, prep.attributor or False
-    run_info = {**dict(run_info or {}), "preprocessing": {**prep.to_dict(), "origin": prep.origin}}
-    already = 0
-    seen: dict[str, str] = {}
+class _NewItems:
+    """The input items not yet in the output, each id once (duplicates and id-less records
+    reported in ``stats.skipped``, or raised with ``on_error="raise"``); ``already`` counts the
+    items the output holds."""
 
-    def fresh() -> Iterator[Any]:
-        nonlocal already
-        for pos, item in enumerate(items, 1):
-            iid = _item_id(item, level)
+    def __init__(self, items: Iterable[Any], done: set[str], level: str, on_error: str,
+                 stats: ScoreStats) -> None:
+        self.items, self.done, self.level, self.on_error, self.stats = items, done, level, on_error, stats
+        self.already = 0
+        self.seen: dict[str, str] = {}
+
+    def _bad(self, where: str, kind: str, msg: str, hint: str | None = None) -> None:
+        if self.on_error == "raise":
+            raise InputError(f"{where}: {msg}", field="id", hint=hint)
+        self.stats.skipped.append(Skipped(where, f"{kind}: {msg}"))
+
+    def __iter__(self) -> Iterator[Any]:
+        for pos, item in enumerate(self.items, 1):
+            iid = _item_id(item, self.level)
             where = _where(item, pos)
             if iid is None:
-                if on_error == "raise":
-                    raise InputError(f"{where}: the record has no id", field="id")
-                stats.skipped.append(Skipped(where, "missing id: the record has no id"))
-                continue
-            if iid in done:
-                already += 1
-                continue
-            if iid in seen:
-                msg = f"duplicate id {iid!r} (first at {seen[iid]})"
-                if on_error == "raise":
-                    raise InputError(f"{where}: {msg}", field="id", hint="give every record its own id")
-                stats.skipped.append(Skipped(where, f"duplicate id: {msg}"))
-                continue
-            seen[iid] = where
-            yield item
+                self._bad(where, "missing id", "the record has no id")
+            elif iid in self.done:
+                self.already += 1
+            elif iid in self.seen:
+                self._bad(where, "duplicate id", f"duplicate id {iid!r} (first at {self.seen[iid]})",
+                          hint="give every record its own id")
+            else:
+                self.seen[iid] = where
+                yield item
 
-    def chunks() -> Iterator[list[Any]]:
-        buf: list[Any] = []
-        for item in fresh():
-            buf.append(item)
-            if len(buf) >= chunk_size:
-                yield buf
-                buf = []
-        if buf:
+
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of ``size`` items (the last shorter); itertools.batched needs Python 3.12."""
+    buf: list[Any] = []
+    for item in items:
+        buf.append(item)
+        if len(buf) >= size:
             yield buf
+            buf = []
+    if buf:
+        yield buf
 
-    def tick(chunk: list[Any]) -> Iterator[Any]:
+
+_COUNTS = ("empty_articles", "truncated_articles", "truncated_sentences")
+
+
+def _score_chunk(chunk: list[Any], writer: ScoreWriter, prep: Any, *, predictor: Any, level: str,
+                 batch_size: int, stats: ScoreStats, on_item: Callable[[ScoreStats], None] | None) -> None:
+    """Score one chunk and commit it with the counts it added."""
+    def tick() -> Iterator[Any]:
         for item in chunk:
             yield item
             if on_item is not None:
                 on_item(stats)
 
-    for chunk in chunks():
-        before = (stats.empty_articles, stats.truncated_articles, stats.truncated_sentences)
-        if level == "article":
-            records = list(score_articles(
-                predictor, tick(chunk), batch_size=batch_size, cleaner=cleaner, segmenter=segmenter,
-                attributor=att, stats=stats))
-        else:
-            records = list(score_sentences(predictor, tick(chunk), batch_size=batch_size, attributor=att,
-                                           max_sentence_chars=prep.segmenter.max_sentence_chars, stats=stats))
-        ids = [_item_id(it, level) for it in chunk]
-        with_sentences = {r["article_id"] for r in records} if level == "article" else set()
-        empty = [(i, _item_source(it)) for i, it in zip(ids, chunk) if i not in with_sentences] \
-            if level == "article" else []
-        after = (stats.empty_articles, stats.truncated_articles, stats.truncated_sentences)
-        delta = dict(zip(("empty_articles", "truncated_articles", "truncated_sentences"),
-                         (a - b for a, b in zip(after, before))))
-        meta = {i: item_meta(it) for i, it in zip(ids, chunk)} if level == "article" else None
-        writer.write_chunk(ids, records, empty, delta, meta=meta)
+    before = [getattr(stats, k) for k in _COUNTS]
+    att = prep.attributor or False
+    if level == "article":
+        records = list(score_articles(predictor, tick(), batch_size=batch_size, cleaner=prep.cleaner,
+                                      segmenter=prep.segmenter, attributor=att, stats=stats))
+    else:
+        records = list(score_sentences(predictor, tick(), batch_size=batch_size, attributor=att,
+                                       max_sentence_chars=prep.segmenter.max_sentence_chars, stats=stats))
+    ids = [_item_id(it, level) for it in chunk]
+    empty, meta = [], None
+    if level == "article":
+        with_sentences = {r["article_id"] for r in records}
+        empty = [(i, _item_source(it)) for i, it in zip(ids, chunk) if i not in with_sentences]
+        meta = {i: item_meta(it) for i, it in zip(ids, chunk)}
+    delta = {k: getattr(stats, k) - b for k, b in zip(_COUNTS, before)}
+    writer.write_chunk(ids, records, empty, delta, meta=meta)
+
+
+def _score_chunks(model: Any, items: Iterable[Any], writer: ScoreWriter, done: set[str], prep: Any, *,
+                  predictor: Any, level: str, chunk_size: int, batch_size: int, stats: ScoreStats,
+                  on_item: Callable[[ScoreStats], None] | None, on_error: str,
+                  run_info: Mapping[str, Any] | None, source_options: Mapping[str, Any] | None) -> ScoreRun:
+    run_info = {**dict(run_info or {}), "preprocessing": {**prep.to_dict(), "origin": prep.origin}}
+    new = _NewItems(items, done, level, on_error, stats)
+    for chunk in _chunked(new, chunk_size):
+        _score_chunk(chunk, writer, prep, predictor=predictor, level=level, batch_size=batch_size, stats=stats,
+                     on_item=on_item)
     result = writer.finalize(
         confusion=confusion_of(model),
-        run_info={"last_run": {**stats.summary(), "already_in_output": already,
+        run_info={"last_run": {**stats.summary(), "already_in_output": new.already,
                                "skipped": [s.__dict__ for s in stats.skipped[:1000]]},
-                  **dict(run_info or {})},
+                  **run_info},
         source_options=source_options,
     )
-    return ScoreRun(paths=result["paths"], stats=stats, already_done=already, totals=result["totals"],
+    return ScoreRun(paths=result["paths"], stats=stats, already_done=new.already, totals=result["totals"],
                     written=result["written"], source_table=result["source_table"], notes=result["notes"])

@@ -140,6 +140,20 @@ class ScoreWriter:
         self.lock.release()
 
     def _open(self) -> set[str]:
+        """Clear leftovers of killed runs, then resume the interrupted run or extend the output."""
+        self._remove_stale_temps()
+        if self.overwrite:
+            self._remove_outputs()
+        parts = self.parts_dir
+        if parts.exists() and not self._state_path().is_file():
+            shutil.rmtree(parts)  # created by a run stopped before its first commit: nothing in it
+        if parts.exists():
+            self._resume_parts()
+        elif self.paths["records"].exists():
+            self._extend_output()
+        return set(self.done)
+
+    def _remove_stale_temps(self) -> None:
         out = self.paths["records"]
         self.stale_temps = remove_stale_temps(out.parent, out.name)
         for key in ("articles", "sources", "run"):
@@ -148,53 +162,51 @@ class ScoreWriter:
             for f in self.parts_dir.glob(".*.tmp"):
                 f.unlink(missing_ok=True)
                 self.stale_temps += 1
-        if self.overwrite:
-            self._remove_outputs()
-        parts = self.parts_dir
-        state_file = self._state_path()
-        if parts.exists() and not state_file.is_file():
-            shutil.rmtree(parts)  # created by a run stopped before its first commit: nothing in it
-        if parts.exists():
-            try:
-                state = json.loads(state_file.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as e:
-                raise InputError(f"unreadable resume state {state_file}: {e}",
-                                 hint="pass --overwrite to start again") from e
-            if not same_model(state.get("fingerprint", {}), self.fingerprint):
-                self._refuse(state.get("fingerprint", {}), "the interrupted run in " + str(parts))
-            if state.get("format") != self.fmt or state.get("labels") != self.labels:
-                raise InputError(f"the interrupted run in {parts} wrote {state.get('format')} with labels "
-                                 f"{state.get('labels')}", hint="pass --overwrite to start again")
-            self.state = state
-            self._adopt_base_files()
-            if state.get("base"):
-                self.done.update(json.loads((parts / "base.ids.json").read_text(encoding="utf-8")))
-            for name in self._part_names():
-                self.done.update(json.loads((parts / f"{name}.ids.json").read_text(encoding="utf-8")))
-            return set(self.done)
-        if out.exists():
-            run_file = self.paths["run"]
-            try:
-                run = json.loads(run_file.read_text(encoding="utf-8"))
-                existing = run["fingerprint"]
-            except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-                raise InputError(
-                    f"the output exists but was not written by stance-score (no readable {run_file.name})",
-                    path=out, hint="choose another --output, or pass --overwrite to replace it",
-                ) from e
-            if not same_model(existing, self.fingerprint):
-                self._refuse(existing, "the existing output")
-            if run.get("format") not in (None, self.fmt) or run.get("labels") not in (None, self.labels):
-                raise InputError("the existing output has another format or label set", path=out,
-                                 hint="pass --overwrite to replace it")
-            key = "article_id" if self.level == "article" else "sentence_id"
-            src = self.paths["articles"] if self.level == "article" else out
-            if self.level == "article" and not src.exists():
-                raise InputError(f"the existing output lacks {src.name}", path=out,
-                                 hint="pass --overwrite to replace it")
-            self._base_ids = [r[key] for r in read_records(src, [key])]
-            self.done.update(self._base_ids)
-        return set(self.done)
+
+    def _resume_parts(self) -> None:
+        """Adopt the committed parts of an interrupted run (same model, format and labels)."""
+        parts, state_file = self.parts_dir, self._state_path()
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(f"unreadable resume state {state_file}: {e}",
+                             hint="pass --overwrite to start again") from e
+        if not same_model(state.get("fingerprint", {}), self.fingerprint):
+            self._refuse(state.get("fingerprint", {}), "the interrupted run in " + str(parts))
+        if state.get("format") != self.fmt or state.get("labels") != self.labels:
+            raise InputError(f"the interrupted run in {parts} wrote {state.get('format')} with labels "
+                             f"{state.get('labels')}", hint="pass --overwrite to start again")
+        self.state = state
+        self._adopt_base_files()
+        if state.get("base"):
+            self.done.update(json.loads((parts / "base.ids.json").read_text(encoding="utf-8")))
+        for name in self._part_names():
+            self.done.update(json.loads((parts / f"{name}.ids.json").read_text(encoding="utf-8")))
+
+    def _extend_output(self) -> None:
+        """Take a finished output of the same model as the base that new records extend."""
+        out = self.paths["records"]
+        run_file = self.paths["run"]
+        try:
+            run = json.loads(run_file.read_text(encoding="utf-8"))
+            existing = run["fingerprint"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(
+                f"the output exists but was not written by stance-score (no readable {run_file.name})",
+                path=out, hint="choose another --output, or pass --overwrite to replace it",
+            ) from e
+        if not same_model(existing, self.fingerprint):
+            self._refuse(existing, "the existing output")
+        if run.get("format") not in (None, self.fmt) or run.get("labels") not in (None, self.labels):
+            raise InputError("the existing output has another format or label set", path=out,
+                             hint="pass --overwrite to replace it")
+        key = "article_id" if self.level == "article" else "sentence_id"
+        src = self.paths["articles"] if self.level == "article" else out
+        if self.level == "article" and not src.exists():
+            raise InputError(f"the existing output lacks {src.name}", path=out,
+                             hint="pass --overwrite to replace it")
+        self._base_ids = [r[key] for r in read_records(src, [key])]
+        self.done.update(self._base_ids)
 
     def _part_names(self) -> list[str]:
         return [p["name"] for p in (self.state or {}).get("parts", [])]
