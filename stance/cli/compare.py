@@ -62,11 +62,11 @@ def _ci(est: float, low: float, high: float, one_article: bool) -> str:
 
 def print_score_comparison(cmp: dict) -> None:
     """The two models on one corpus: alignment, agreement, per-source table, disagreements."""
-    from stance.reporting.corpus import _alignment_text
+    from stance.reporting.corpus_compare import alignment_text
 
     ov = cmp["overall"]
     console.print(f"A = {cmp['a']}  ({cmp['a_path']})\nB = {cmp['b']}  ({cmp['b_path']})")
-    console.print(_alignment_text(cmp["alignment"]))
+    console.print(alignment_text(cmp["alignment"]))
     console.print(f"agreement {_f(ov['agreement'])} [95% CI {_f(ov['agreement_low'])}, {_f(ov['agreement_high'])}] "
                   f"(article bootstrap, {ov['n_articles']} articles), Cohen's kappa {_f(ov['kappa'])}")
     slant = cmp["scheme"].has_slant

@@ -22,6 +22,7 @@ from stance.scheme import Scheme
 
 __all__ = [
     "label_colors",
+    "period_tick",
     "plot_confusion_matrix",
     "plot_editorial_vs_quoted",
     "plot_model_comparison",
@@ -449,7 +450,7 @@ def plot_period_heatmap(
     _source_ticks(ax, order, low or set())
     step = _tick_step(len(periods))
     ax.set_xticks(range(0, len(periods), step))
-    ax.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
+    ax.set_xticklabels([period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title(title + (" (numbers: articles; hatched: none)" if annotate else " (hatched: no article)"), fontsize=10)
     fig.colorbar(im, ax=ax, shrink=min(1.0, 8.0 / max(1, len(order))) if len(order) > 8 else 0.9,
@@ -472,7 +473,7 @@ def _hatch_cell(x: int, y: int) -> Any:
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#d0d0d0", lw=0)
 
 
-def _period_tick(period: str) -> str:
+def period_tick(period: str) -> str:
     """A week ``2025-10-06/2025-10-12`` shown by its first day; other periods as they are."""
     return period.split("/")[0]
 
@@ -514,5 +515,5 @@ def plot_period_lines(
     axn.set_ylabel("articles", fontsize=8)
     step = _tick_step(len(periods))
     axn.set_xticks(x[::step])
-    axn.set_xticklabels([_period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
+    axn.set_xticklabels([period_tick(p) for p in periods[::step]], rotation=45, ha="right", fontsize=8)
     return _save(fig, path)
