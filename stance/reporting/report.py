@@ -61,10 +61,10 @@ def _summary_section(runs: Sequence[RunData]) -> Section:
         fp = r.fingerprint
         rows.append([
             r.model,
-            str(r.metrics.get("seed", r.info.get("seed", "\u2013"))),
-            (fp[:16] + "\u2026") if fp and len(fp) > 16 else (fp or "\u2013"),
+            str(r.metrics.get("seed", r.info.get("seed", DASH))),
+            (fp[:16] + "\u2026") if fp and len(fp) > 16 else (fp or DASH),
             str(r.label_source()),
-            str(r.metrics.get("n_train", "\u2013")),
+            str(r.metrics.get("n_train", DASH)),
             fmt_seconds(r.metrics.get("train_seconds")),
             fmt_bytes(r.metrics.get("model_size_bytes")),
             str(r.dir),
@@ -94,7 +94,7 @@ def _headline_section(runs: Sequence[RunData]) -> Section:
             m = r.metrics.get(split)
             if not isinstance(m, dict):
                 continue
-            row = [split, str(m.get("n", "\u2013")), str(m.get("n_articles", "\u2013")),
+            row = [split, str(m.get("n", DASH)), str(m.get("n_articles", DASH)),
                    fmt_ci_dict(m.get("macro_f1_ci"), m.get("macro_f1")),
                    fmt_ci_dict(m.get("accuracy_ci"), m.get("accuracy")),
                    fmt_num(m.get("ece"))]
@@ -122,7 +122,7 @@ def _per_class_section(run: RunData) -> Section:
         for label in run.labels:
             pc = m.get("per_class", {}).get(label, {})
             rows.append([split, label, fmt_num(pc.get("precision")), fmt_num(pc.get("recall")),
-                         fmt_num(pc.get("f1")), str(pc.get("support", "\u2013"))])
+                         fmt_num(pc.get("f1")), str(pc.get("support", DASH))])
     sec.blocks.append(Table(["split", "label", "precision", "recall", "F1", "support"], rows,
                             numeric={2, 3, 4, 5}))
     return sec
@@ -186,7 +186,7 @@ def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Pat
     rows = []
     for r in table:
         rows.append([
-            str(r.get("model", "?")), str(r.get("n_runs", "\u2013")),
+            str(r.get("model", "?")), str(r.get("n_runs", DASH)),
             fmt_num(r.get("test_macro_f1_mean")) if int(r.get("n_runs", 1) or 1) < 2 else
             f"{fmt_num(r.get('test_macro_f1_mean'))} \u00b1 {fmt_num(r.get('test_macro_f1_sd'))}",
             *(fmt_num(r.get(f"test_f1_{c}_mean")) for c in labels),
@@ -210,7 +210,7 @@ def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Pat
             str(pr.get("a", "?")), str(pr.get("b", "?")),
             fmt_ci(d.get("estimate"), d.get("low"), d.get("high"), signed=True), fmt_p(d.get("p_value")),
             f"{mc.get('b', DASH)} / {mc.get('c', DASH)}",
-            fmt_p(mc.get("p_value")), str(mc.get("method", "\u2013")),
+            fmt_p(mc.get("p_value")), str(mc.get("method", DASH)),
             fmt_num(pr.get("slant_spearman")),
         ])
     if rows:

@@ -160,7 +160,7 @@ def _slant_blocks(sec: Section, run: RunData, out: Path, figs: dict[str, Path], 
             s, str(int(p.loc[s, "n_sentences"])), str(int(p.loc[s, "n_articles"])),
             _cell(g, "slant", s), _cell(p, "slant", s), fmt_num(err, signed=True),
             fmt_num(per_source.get(s, {}).get("macro_f1")),
-            "low support" if s in low else (str(int(rank)) if pd.notna(rank) else "\u2013"),
+            "low support" if s in low else (str(int(rank)) if pd.notna(rank) else DASH),
         ])
     sec.blocks.append(Table(
         ["source", "sentences", "articles", "gold slant [95% CI]", "predicted slant [95% CI]",
