@@ -135,7 +135,7 @@ def _time_it(fn: Any, texts: list[str], repeats: int) -> dict[str, Any]:
 
 
 def _flops_per_sentence(model: Any, texts: list[str]) -> dict[str, Any]:
-    from stance.scoring.fast import hf_parts
+    from stance.scoring.fast_export import hf_parts
 
     parts = hf_parts(model)
     net, tok = parts["model"], parts["tokenizer"]
