@@ -135,7 +135,7 @@ def _time_it(fn: Any, texts: list[str], repeats: int) -> dict[str, Any]:
 
 
 def _flops_per_sentence(model: Any, texts: list[str]) -> dict[str, Any]:
-    from stance.scoring.fast import hf_parts
+    from stance.scoring.fast_export import hf_parts
 
     parts = hf_parts(model)
     net, tok = parts["model"], parts["tokenizer"]
@@ -151,6 +151,113 @@ def _flops_per_sentence(model: Any, texts: list[str]) -> dict[str, Any]:
             "mean_tokens": mean_l}
 
 
+def _bench_matmul(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    """The machine's float32 matmul throughput (the reference for the FLOP estimates)."""
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = max(best, 10 * 2 * 2048**3 / (time.perf_counter() - t0))
+    return {"gflops": best / 1e9}
+
+
+def _bench_sklearn(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    import stance
+
+    model = stance.load_model(args.model_tfidf)
+    x, y = train_split(Path(args.model_tfidf))
+    pipe = model.sklearn_pipeline().fit(x, y)
+    return _time_it(pipe.predict, texts, args.repeats)
+
+
+def _bench_tfidf_plain(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    import stance
+
+    model = stance.load_model(args.model_tfidf)
+    return _time_it(model.predict_proba, texts, args.repeats)
+
+
+def _bench_tfidf(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    import stance
+    from stance.scoring.fast import accelerate
+    from stance.scoring.score import score_sentences
+
+    model = stance.load_model(args.model_tfidf)
+    attributor = None if method == "tfidf+attr" else False
+
+    def run(ts: list[str]) -> None:
+        predictor = accelerate(model)  # fresh word cache for every timed pass
+        recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
+        for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=attributor):
+            pass
+
+    return _time_it(run, texts, args.repeats)
+
+
+def _bench_hf_pipeline(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    from transformers import logging as hf_logging
+    from transformers import pipeline
+
+    hf_logging.set_verbosity_error()
+    weights = str(Path(args.model_transformer) / "weights")
+    pipe = pipeline("text-classification", model=weights, tokenizer=weights)
+    return _time_it(lambda ts: pipe(ts), texts, args.repeats)
+
+
+def _bench_transformer(method: str, args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    """fp32 / onnx-int8 / bf16 through ``score_sentences``, with the fast paths' parity."""
+    import stance
+    from stance.scoring.fast import accelerate, parity
+    from stance.scoring.score import score_sentences
+
+    threads = args.threads
+    out: dict[str, Any] = {}
+    model = stance.load_model(args.model_transformer)
+    if hasattr(model, "progress"):
+        model.progress = False
+    t0 = time.perf_counter()
+    predictor = accelerate(model, "none" if method == "fp32" else method, threads=threads,
+                           cache_dir=args.cache_dir)
+    out["setup_s"] = time.perf_counter() - t0
+
+    def run(ts: list[str]) -> None:
+        recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
+        for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=False):
+            pass
+
+    out.update(_time_it(run, texts, args.repeats))
+    out.update(_flops_per_sentence(model, texts))
+    if method != "fp32":
+        out["fallback_share"] = predictor.n_fallback / max(predictor.n_scored, 1)
+        test = test_split_texts(Path(args.model_transformer))
+        pure = accelerate(model, method, threads=threads, cache_dir=args.cache_dir, fallback_margin=0)
+        for name, pred in (("", predictor), ("_no_fallback", pure)):
+            if test:
+                out[f"parity_test_split{name}"] = parity(model, pred, test)
+            out[f"parity_bench{name}"] = parity(model, pred, texts)
+    return out
+
+
+_METHODS: dict[str, Any] = {
+    "matmul": _bench_matmul,
+    "sklearn": _bench_sklearn,
+    "tfidf-plain": _bench_tfidf_plain,
+    "tfidf": _bench_tfidf,
+    "tfidf+attr": _bench_tfidf,
+    "hf-pipeline": _bench_hf_pipeline,
+    "fp32": _bench_transformer,
+    "onnx-int8": _bench_transformer,
+    "bf16": _bench_transformer,
+}
+"""Benchmark method -> ``fn(method, args, texts)`` returning its result fields."""
+
+
 def worker(method: str, args: argparse.Namespace) -> dict[str, Any]:
     texts: list[str] = json.loads(Path(args.texts_file).read_text())
     threads = args.threads
@@ -159,84 +266,10 @@ def worker(method: str, args: argparse.Namespace) -> dict[str, Any]:
         import torch
 
         torch.set_num_threads(threads)
-    if method == "matmul":
-        import torch
-
-        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        for _ in range(3):
-            a @ b
-        best = 0.0
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(10):
-                a @ b
-            best = max(best, 10 * 2 * 2048**3 / (time.perf_counter() - t0))
-        out["gflops"] = best / 1e9
-    elif method == "sklearn":
-        import stance
-
-        model = stance.load_model(args.model_tfidf)
-        x, y = train_split(Path(args.model_tfidf))
-        pipe = model.sklearn_pipeline().fit(x, y)
-        out.update(_time_it(pipe.predict, texts, args.repeats))
-    elif method == "tfidf-plain":
-        import stance
-
-        model = stance.load_model(args.model_tfidf)
-        out.update(_time_it(model.predict_proba, texts, args.repeats))
-    elif method in ("tfidf", "tfidf+attr"):
-        import stance
-        from stance.scoring.fast import accelerate
-        from stance.scoring.score import score_sentences
-
-        model = stance.load_model(args.model_tfidf)
-        attributor = None if method == "tfidf+attr" else False
-
-        def run(ts: list[str]) -> None:
-            predictor = accelerate(model)  # fresh word cache for every timed pass
-            recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
-            for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=attributor):
-                pass
-
-        out.update(_time_it(run, texts, args.repeats))
-    elif method == "hf-pipeline":
-        from transformers import logging as hf_logging
-        from transformers import pipeline
-
-        hf_logging.set_verbosity_error()
-        weights = str(Path(args.model_transformer) / "weights")
-        pipe = pipeline("text-classification", model=weights, tokenizer=weights)
-        out.update(_time_it(lambda ts: pipe(ts), texts, args.repeats))
-    elif method in ("fp32", "onnx-int8", "bf16"):
-        import stance
-        from stance.scoring.fast import accelerate, parity
-        from stance.scoring.score import score_sentences
-
-        model = stance.load_model(args.model_transformer)
-        if hasattr(model, "progress"):
-            model.progress = False
-        t0 = time.perf_counter()
-        predictor = accelerate(model, "none" if method == "fp32" else method, threads=threads,
-                               cache_dir=args.cache_dir)
-        out["setup_s"] = time.perf_counter() - t0
-
-        def run(ts: list[str]) -> None:
-            recs = ({"id": str(i), "text": t} for i, t in enumerate(ts))
-            for _ in score_sentences(predictor, recs, batch_size=args.batch_size, attributor=False):
-                pass
-
-        out.update(_time_it(run, texts, args.repeats))
-        out.update(_flops_per_sentence(model, texts))
-        if method != "fp32":
-            out["fallback_share"] = predictor.n_fallback / max(predictor.n_scored, 1)
-            test = test_split_texts(Path(args.model_transformer))
-            pure = accelerate(model, method, threads=threads, cache_dir=args.cache_dir, fallback_margin=0)
-            for name, pred in (("", predictor), ("_no_fallback", pure)):
-                if test:
-                    out[f"parity_test_split{name}"] = parity(model, pred, test)
-                out[f"parity_bench{name}"] = parity(model, pred, texts)
-    else:
+    bench = _METHODS.get(method)
+    if bench is None:
         raise SystemExit(f"unknown method {method}")
+    out.update(bench(method, args, texts))
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
 
@@ -567,7 +600,7 @@ def print_table(results: list[dict[str, Any]], gflops: float | None, info: dict[
           f"after {info['load_after']}")
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model-tfidf", default=None)
     ap.add_argument("--model-transformer", default=None)
@@ -597,6 +630,70 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--texts-file", default=None, help=argparse.SUPPRESS)
+    return ap
+
+
+def _machine_info(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
+    """The run's settings, the CPU model and the load average before the benchmark."""
+    info = {"n": len(texts), "distinct": len(set(texts)), "repeats": args.repeats,
+            "repeats_tfidf": args.repeats_tfidf, "threads": args.threads,
+            "batch_size": args.batch_size, "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info["cpu"] = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def _methods(args: argparse.Namespace) -> list[str]:
+    """The benchmark rows to run, in order (``matmul`` is always kept with a transformer)."""
+    methods = []
+    if args.model_tfidf:
+        methods += ["sklearn", "tfidf-plain", "tfidf", "tfidf+attr"]
+    if args.model_transformer:
+        methods += ["matmul", "hf-pipeline", "fp32", "onnx-int8"] + ([] if args.no_bf16 else ["bf16"])
+    if args.methods:
+        keep = set(args.methods.split(","))
+        methods = [m for m in methods if m in keep or m == "matmul"]
+    return methods
+
+
+def _print_rss_100k(r: dict[str, Any]) -> None:
+    print(json.dumps(r, indent=2))
+    if "peak_rss_mb" in r:
+        print(f"{r['method']}: {r['sentences']} sentences in {r['wall_s']:.0f}s "
+              f"({r['sent_per_s']:.0f} sent/s), peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def local_bench(args: argparse.Namespace) -> None:
+    """Every method in a fresh child process on the same sentences; prints the table."""
+    sents = sample_sentences()
+    texts = list(itertools.islice(itertools.cycle(sents), max(args.n, 1)))
+    info = _machine_info(args, texts)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(texts if not args.rss_100k else sents, fh)
+        texts_file = fh.name
+    try:
+        if args.rss_100k:
+            _print_rss_100k(child("rss-100k", args, texts_file))
+            return
+        results = []
+        for m in _methods(args):
+            print(f"... {m}", file=sys.stderr, flush=True)
+            results.append(child(m, args, texts_file))
+        info["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        gflops = next((r.get("gflops") for r in results if r["method"] == "matmul"), None)
+        print_table(results, gflops, info)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
+    finally:
+        os.unlink(texts_file)
+
+
+def main() -> None:
+    ap = _parser()
     args = ap.parse_args()
 
     if args.worker:
@@ -617,47 +714,7 @@ def main() -> None:
     if args.rss_scaling:
         rss_scaling(args)
         return
-    sents = sample_sentences()
-    texts = list(itertools.islice(itertools.cycle(sents), max(args.n, 1)))
-    info = {"n": len(texts), "distinct": len(set(texts)), "repeats": args.repeats,
-            "repeats_tfidf": args.repeats_tfidf, "threads": args.threads,
-            "batch_size": args.batch_size, "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg())}
-    try:
-        with open("/proc/cpuinfo") as fh:
-            info["cpu"] = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(texts if not args.rss_100k else sents, fh)
-        texts_file = fh.name
-    try:
-        if args.rss_100k:
-            r = child("rss-100k", args, texts_file)
-            print(json.dumps(r, indent=2))
-            if "peak_rss_mb" in r:
-                print(f"{r['method']}: {r['sentences']} sentences in {r['wall_s']:.0f}s "
-                      f"({r['sent_per_s']:.0f} sent/s), peak RSS {r['peak_rss_mb']:.0f} MB")
-            return
-        methods = []
-        if args.model_tfidf:
-            methods += ["sklearn", "tfidf-plain", "tfidf", "tfidf+attr"]
-        if args.model_transformer:
-            methods += ["matmul", "hf-pipeline", "fp32", "onnx-int8"] + ([] if args.no_bf16 else ["bf16"])
-        if args.methods:
-            keep = set(args.methods.split(","))
-            methods = [m for m in methods if m in keep or m == "matmul"]
-        results = []
-        for m in methods:
-            print(f"... {m}", file=sys.stderr, flush=True)
-            results.append(child(m, args, texts_file))
-        info["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
-        gflops = next((r.get("gflops") for r in results if r["method"] == "matmul"), None)
-        print_table(results, gflops, info)
-        if args.json:
-            Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
-    finally:
-        os.unlink(texts_file)
+    local_bench(args)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Fine-tuning a 110M-parameter encoder on a 2-core CPU takes far longer than the main job's
 600 s budget, so encoders are compared here the way a user can afford on any machine: each
 encoder embeds the training and validation sentences once (mean pooling, L2-normalised,
-``stance.annotation.lfs.embed_texts``), the same scikit-learn logistic regression is fitted on the
+``stance.annotation.lfs_prototype.embed_texts``), the same scikit-learn logistic regression is fitted on the
 training embeddings, and the **validation** macro-F1 (seven whole held-out outlets) is
 reported with the embedding throughput. A better frozen representation is the usual
 predictor of a better fine-tune, but it is not the same number: the default model is
@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="sentences per split (default: all)")
     args = ap.parse_args()
 
-    from stance.annotation.lfs import embed_texts
+    from stance.annotation.lfs_prototype import embed_texts
     from stance.metrics import classification_metrics
 
     parts, labels = _split(args.limit)

@@ -22,7 +22,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +110,33 @@ def write_json_atomic(path: Path, obj: Any, **dumps: Any) -> None:
                                                            "default": str, **dumps}))
 
 
+def _renamed_or_kept(tmp: Path, final: Path, keep: Callable[[Path], bool]) -> bool:
+    """Rename ``tmp`` to ``final`` unless ``final`` is a non-empty folder (the rename fails: one
+    atomic step, no check-then-act); true when placed, or when the folder there passes ``keep``."""
+    try:
+        os.rename(tmp, final)
+        return True
+    except OSError:
+        return final.is_dir() and keep(final)
+
+
 @contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
+def atomic_dir(final: Path, *, keep: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``final``; on success it replaces ``final`` (a folder is
-    renamed, so readers see the old or the new one, never a mix)."""
+    renamed, so readers see the old or the new one, never a mix).
+
+    ``keep``: for outputs that concurrent writers may produce alike (a cache entry). When
+    ``final`` already exists and ``keep(final)`` is true (another writer finished it first), it
+    is left in place and the new folder dropped, so a reader of the first one never sees it
+    replaced; otherwise (e.g. an incomplete folder) it is replaced as usual."""
     final.parent.mkdir(parents=True, exist_ok=True)
     with writing(final):
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         with writing(final):
             yield tmp
+            if keep is not None and _renamed_or_kept(tmp, final, keep):
+                return
             old = None
             if final.exists():
                 old = final.with_name(f".{final.name}.old-{os.getpid()}")

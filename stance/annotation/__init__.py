@@ -1,7 +1,10 @@
 """The annotation package: weak supervision (labelling functions and their aggregation) and
 the annotation loop (export/import, agreement, label audit, selection).
 
-* :mod:`stance.annotation.lfs` -- labelling functions (attribution, lexicons, patterns, prototypes);
+* :mod:`stance.annotation.lfs` -- the labelling-function base and ``apply_lfs``; the LF kinds in
+  :mod:`~stance.annotation.lfs_lexicon` (lexicons, patterns, claim-rebuttal),
+  :mod:`~stance.annotation.lfs_attribution` (speaker and responder sides) and
+  :mod:`~stance.annotation.lfs_prototype` (embedding prototypes);
 * :mod:`stance.annotation.aggregate` -- majority vote and a Dawid-Skene label model;
 * :mod:`stance.annotation.analysis` -- coverage / overlap / conflict / accuracy of LFs;
 * :mod:`stance.annotation.training_labels` -- LFs from config, ``apply_label_mode`` for training;

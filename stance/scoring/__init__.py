@@ -5,6 +5,7 @@
 * :mod:`stance.scoring.to_file` - ``score_to_file``: chunked, resumable JSONL/Parquet output
   (:mod:`stance.scoring.writer`, file layout in :mod:`stance.scoring.records`);
 * :mod:`stance.scoring.fast` - feature-identical fast TF-IDF, ONNX int8 / bf16 transformer.
+* :mod:`stance.scoring.fast_export` - ONNX export + int8 quantisation (cached), the bf16 copy.
 """
 
 from stance.scoring.score import (

@@ -5,15 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from stance.annotation.lfs import (
-    AttributionLF,
-    ClaimRebuttalLF,
-    LexiconLF,
-    PatternLF,
-    PrototypeLF,
-    RetaliationLF,
-    apply_lfs,
-)
+from stance.annotation.lfs import apply_lfs
+from stance.annotation.lfs_attribution import AttributionLF, RetaliationLF
+from stance.annotation.lfs_lexicon import ClaimRebuttalLF, LexiconLF, PatternLF
+from stance.annotation.lfs_prototype import PrototypeLF
 from stance.annotation.training_labels import labeler_from_config
 from stance.errors import ConfigError
 from tests.schemes import LABELS

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from stance.annotation.lfs import PrototypeLF
+from stance.annotation.lfs_prototype import PrototypeLF
 from stance.annotation.training_labels import apply_label_mode, labeler_from_config, labels_config
 from stance.errors import ConfigError
 from tests.schemes import LABELS
 
 LFS = {
-    "kabul": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "pro_kabul", "terms": ["sovereignty"]},
-    "isl": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "pro_islamabad", "terms": ["khawarij"]},
-    "neutral": {"_target_": "stance.annotation.lfs.LexiconLF", "label": "neutral", "terms": ["talks"]},
+    "kabul": {"_target_": "stance.annotation.lfs_lexicon.LexiconLF", "label": "pro_kabul", "terms": ["sovereignty"]},
+    "isl": {"_target_": "stance.annotation.lfs_lexicon.LexiconLF", "label": "pro_islamabad", "terms": ["khawarij"]},
+    "neutral": {"_target_": "stance.annotation.lfs_lexicon.LexiconLF", "label": "neutral", "terms": ["talks"]},
 }
 
 

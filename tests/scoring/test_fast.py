@@ -142,7 +142,7 @@ def test_a_tampered_onnx_cache_is_detected_and_re_exported(tiny, tmp_path, tampe
     if tamper == "truncate":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif tamper == "swap":  # a valid ONNX file of another network (the untrained head of a fresh init)
-        from stance.scoring.fast import export_onnx_int8, hf_parts
+        from stance.scoring.fast_export import export_onnx_int8, hf_parts
 
         parts = hf_parts(tiny)
         other = copy.deepcopy(parts["model"])
