@@ -21,6 +21,7 @@ class InputError(StanceError):
         field: str | None = None,
         hint: str | None = None,
     ) -> None:
+        self.message = message
         self.path = str(path) if path is not None else None
         self.line = line
         self.field = field
@@ -34,6 +35,16 @@ class InputError(StanceError):
         if hint:
             text += f" (fix: {hint})"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple:
+        # picklable with its fields (the keyword-only arguments defeat Exception's default):
+        # the error a Ray worker or a subprocess raises reaches the caller as an InputError
+        return _rebuild_input_error, (type(self), self.message, self.path, self.line, self.field, self.hint)
+
+
+def _rebuild_input_error(cls: type, message: str, path: str | None, line: int | None, field: str | None,
+                         hint: str | None) -> InputError:
+    return cls(message, path=path, line=line, field=field, hint=hint)
 
 
 class ConfigError(StanceError):

@@ -297,14 +297,18 @@ class ScoreActor:
 
             torch.set_num_threads(int(threads))  # the actor's CPUs, not the node's
         self.prep = resolve_preprocessing(model, **dict(prep_args))
-        mine = output_fingerprint(model, self.prep, model_dir, fast, level)
-        if not same_model(mine, fingerprint):
-            raise ModelError(f"the Ray worker on {socket.gethostname()} loaded another model or preprocessing "
-                             f"from {model_dir} than the driver (weights {str(mine.get('model_sha256'))[:12]}, "
-                             f"expected {str(fingerprint.get('model_sha256'))[:12]}); fix: give every node "
-                             "the same model directory")
-        self.predictor = accelerate(model, fast, threads=threads, fallback_margin=fallback_margin)
         self.labels = [str(c) for c in model.classes_]
+        mine = output_fingerprint(model, self.prep, model_dir, fast, level)
+        self.error: StanceError | None = None
+        if not same_model(mine, fingerprint):
+            # reported by the first batch (an error row): raised here, Ray would restart the actor
+            # and hand the driver an ActorDiedError that no longer holds this message
+            self.error = ModelError(
+                f"the Ray worker on {socket.gethostname()} loaded another model or preprocessing from "
+                f"{model_dir} than the driver (weights {str(mine.get('model_sha256'))[:12]}, expected "
+                f"{str(fingerprint.get('model_sha256'))[:12]}); fix: give every node the same model directory")
+            return
+        self.predictor = accelerate(model, fast, threads=threads, fallback_margin=fallback_margin)
         self.level, self.batch_size = level, batch_size
         self.default_source, self.on_error, self.jsonl = default_source, on_error, jsonl
         import ray
@@ -353,6 +357,17 @@ class ScoreActor:
                 "title": field_string(rec.get("title"), "title", path, None)}
 
     def __call__(self, batch: Any) -> Any:
+        """Score one batch; a user error (``on_error="raise"``, a model mismatch) comes back as
+        one ``error`` row that the driver raises: Ray would wrap a raised one in its own
+        exception types and lose it (the driver would see a RayTaskError or ActorDiedError)."""
+        if self.error is not None:
+            return _tagged_table([_error_row(self.error)], self.labels)
+        try:
+            return self._score(batch)
+        except StanceError as e:
+            return _tagged_table([_error_row(e)], self.labels)
+
+    def _score(self, batch: Any) -> Any:
         _fault_injection()
         t0 = time.perf_counter()
         items: list[dict[str, Any]] = []
@@ -406,6 +421,24 @@ class ScoreActor:
         rows += [{"_kind": "skip", "_meta": json.dumps({"where": w, "reason": r})} for w, r in skips]
         rows.append({"_kind": "end", "_meta": json.dumps({"seconds": time.perf_counter() - t0, "already": already})})
         return _tagged_table(rows, self.labels)
+
+
+def _error_row(err: StanceError) -> dict[str, Any]:
+    fields = {k: getattr(err, k) for k in ("message", "path", "line", "field", "hint")} \
+        if isinstance(err, InputError) else {"message": str(err)}
+    return {"_kind": "error", "_meta": json.dumps({"type": type(err).__name__, **fields})}
+
+
+_ERRORS: dict[str, type[StanceError]] = {c.__name__: c for c in (InputError, ModelError, ConfigError)}
+
+
+def _raise_error_row(row: Mapping[str, Any]) -> None:
+    """Raise the user error an actor reported (see :meth:`ScoreActor.__call__`)."""
+    meta = json.loads(row["_meta"])
+    cls = _ERRORS.get(meta.pop("type"), StanceError)
+    if cls is InputError:
+        raise InputError(meta.pop("message"), **meta)
+    raise cls(meta["message"])
 
 
 @dataclass
@@ -480,6 +513,8 @@ def _chunks(batches: Iterator[Any]) -> Iterator[list[dict[str, Any]]]:
     buf: list[dict[str, Any]] = []
     for table in batches:
         for row in table.to_pylist():
+            if row["_kind"] == "error":
+                _raise_error_row(row)
             buf.append(row)
             if row["_kind"] == "end":
                 yield buf

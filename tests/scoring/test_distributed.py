@@ -208,3 +208,62 @@ def test_input_format_is_told_from_the_files(tmp_path):
         resolve_input(tmp_path / "a.csv")
     with pytest.raises(InputError, match="does not exist"):
         resolve_input(tmp_path / "missing.parquet")
+
+
+@pytest.mark.slow
+def test_on_error_raise_stops_with_the_input_error_naming_the_file(tmp_path, model_dir, ray_runtime):
+    inp = write_jsonl(tmp_path / "a.jsonl", article_rows(12), raw_lines={6: '{"id": "broken", "text": '})
+    with pytest.raises(InputError, match="malformed JSON") as e:
+        score_dataset_ray(model_dir, inp, tmp_path / "o.parquet", num_workers=2, chunk_size=4, on_error="raise",
+                          progress=False)
+    assert e.value.path.endswith("a.jsonl") and type(e.value) is InputError
+    assert not (tmp_path / "o.parquet").exists()  # nothing finished: the committed chunks wait for a rerun
+
+
+@pytest.mark.slow
+def test_a_worker_that_loads_another_model_is_refused(tmp_path, model_dir, ray_runtime, monkeypatch):
+    from stance.errors import ModelError
+    from stance.scoring import distributed
+
+    real = distributed.output_fingerprint
+
+    def driver_side(*args, **kwargs):  # the driver believes in other weights than the workers load
+        return {**real(*args, **kwargs), "model_sha256": "0" * 64}
+
+    monkeypatch.setattr(distributed, "output_fingerprint", driver_side)
+    inp = write_jsonl(tmp_path / "a.jsonl", article_rows(8))
+    with pytest.raises(ModelError, match="loaded another model .* expected 000000000000"):
+        score_dataset_ray(model_dir, inp, tmp_path / "o.parquet", num_workers=2, chunk_size=4, progress=False)
+
+
+def _actor(model_dir, *, fingerprint=None, on_error="raise"):
+    from stance.scoring.distributed import ScoreActor
+    from stance.scoring.to_file import output_fingerprint, resolve_preprocessing
+
+    model = stance.load_model(model_dir)
+    real = output_fingerprint(model, resolve_preprocessing(model), model_dir, "none", "article")
+    return ScoreActor(model_dir, fast="none", level="article", batch_size=8, threads=1, fallback_margin=None,
+                      prep_args={}, fingerprint=fingerprint or real, done=None, default_source=None,
+                      on_error=on_error, jsonl=True)
+
+
+def test_actor_errors_travel_as_rows_and_are_raised_by_the_driver(model_dir):
+    """In process, no Ray runtime: what an actor returns for a user error, and what the driver does."""
+    import pyarrow as pa
+
+    from stance.errors import ModelError
+    from stance.scoring.distributed import _chunks
+
+    rows = [json.dumps(r) for r in article_rows(3)]
+    batch = pa.table({"text": [rows[0], '{"id": "x", ', rows[2]], "path": ["in.jsonl"] * 3})
+    out = _actor(model_dir)(batch)
+    assert out.column("_kind").to_pylist() == ["error"]
+    with pytest.raises(InputError, match="malformed JSON") as e:
+        list(_chunks(iter([out])))
+    assert e.value.path == "in.jsonl" and e.value.hint
+    skipping = _actor(model_dir, on_error="skip")(batch)
+    assert skipping.column("_kind").to_pylist().count("skip") == 1  # the same line, skipped and reported
+    assert len(list(_chunks(iter([skipping])))) == 1
+    wrong = _actor(model_dir, fingerprint={"model_sha256": "f" * 64})(batch)
+    with pytest.raises(ModelError, match="expected ffffffffffff"):
+        list(_chunks(iter([wrong])))
