@@ -20,448 +20,32 @@ Where Ray Data differs from the local readers: rows carry their file, not their 
 at ``--level sentence`` every row needs an ``id`` (the local reader derives missing ids from
 occurrence counts over the whole file, which needs one ordered pass); JSON input must be JSON
 lines (``.jsonl``), not a ``.json`` document.
+
+This module is the driver; the input and the cluster connection are
+:mod:`stance.scoring.ray_input`'s, the actor :mod:`stance.scoring.ray_actor`'s.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import time
 import warnings
-from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stance.data.readers import Skipped, article_from_record, field_string, field_text
-from stance.data.schema import Article
-from stance.errors import ConfigError, InputError, ModelError, StanceError
-from stance.scoring.records import same_model
-from stance.scoring.score import (
-    ScoreStats,
-    scheme_of,
-    score_articles,
-    score_sentences,
-)
-from stance.scoring.to_file import ScoreRun, item_meta, output_fingerprint, resolve_preprocessing
+from stance.data.readers import Skipped
+from stance.errors import ConfigError, InputError, StanceError
+from stance.scoring.ray_actor import FAULT_ENV, ScoreActor, raise_error_row
+from stance.scoring.ray_input import InputSpec, connect, ray_module, read_dataset, resolve_input
+from stance.scoring.score import ScoreStats, scheme_of
+from stance.scoring.to_file import COUNT_KEYS, ScoreRun, output_fingerprint, resolve_preprocessing
 
 __all__ = ["FAULT_ENV", "InputSpec", "ScoreActor", "connect", "resolve_input", "score_dataset_ray"]
 
-RAY_INSTALL = "pip install 'stance[ray]'  (or: pip install 'ray[data]')"
-FAULT_ENV = "STANCE_RAY_FAULT_ONCE"
-"""Fault injection for tests of the retry path: when this environment variable names a file
-that does not exist, the first actor batch creates it and kills its own process."""
-COUNT_KEYS = ("empty_articles", "truncated_articles", "truncated_sentences")
-_LOCAL_PROTOCOLS = ("file", "local")
 READ_CPUS = 1.0
 """CPUs the read tasks need beside the actor pool (a pool that takes every CPU starves them)."""
-
-
-def _ray() -> Any:
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError as e:
-        raise ConfigError(f"--engine ray needs Ray Data, which is not installed ({e}); {RAY_INSTALL}") from e
-    return ray
-
-
-# --------------------------------------------------------------------------- input
-
-
-@dataclass
-class InputSpec:
-    """Where and how Ray Data reads the input: ``path`` (without the URL protocol for fsspec
-    filesystems), ``filesystem`` (a pyarrow filesystem, None = local), ``fmt`` (parquet or
-    jsonl) and ``display`` (the input as the user gave it)."""
-
-    path: str
-    filesystem: Any
-    fmt: str
-    display: str
-
-
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-JSONL_EXTENSIONS = ["jsonl", "ndjson"]
-
-
-def _backend_package(protocol: str, err: ImportError) -> str:
-    """The package that provides an fsspec protocol (``s3`` -> ``s3fs``), from fsspec's registry
-    of known implementations, or the module that failed to import."""
-    from fsspec.registry import known_implementations
-
-    module = str(known_implementations.get(protocol, {}).get("class", "")).split(".")[0]
-    if module and module != "fsspec":
-        return module
-    cause = err.__cause__ or err
-    return getattr(cause, "name", None) or module or protocol
-
-
-def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
-    """(fsspec filesystem, path without protocol) for a URL; a missing backend is an
-    :class:`InputError` that names the package to install."""
-    import fsspec
-    from fsspec.utils import get_protocol
-
-    protocol = get_protocol(url)
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except ImportError as e:
-        pkg = _backend_package(protocol, e)
-        raise InputError(f"reading {protocol}:// URLs needs the fsspec backend {pkg!r}, which is not installed ({e})",
-                         path=url, hint=f"pip install {pkg} (on the driver and on every Ray worker)") from e
-    except ValueError as e:
-        raise InputError(f"unknown URL protocol {protocol!r}: {e}", path=url,
-                         hint="give a local path or an fsspec URL (s3://, gs://, abfs://, hf://, ...)") from e
-    try:
-        return fsspec.core.url_to_fs(url, **dict(storage_options or {}))
-    except ImportError as e:  # e.g. an optional dependency of the backend itself
-        pkg = _backend_package(protocol, e)
-        raise InputError(f"the {protocol}:// backend cannot start: {e}", path=url, hint=f"pip install {pkg}") from e
-
-
-def resolve_input(input: str | Path, input_format: str = "auto",
-                  storage_options: Mapping[str, Any] | None = None) -> InputSpec:
-    """Check the input (path or fsspec URL) and tell its format: Parquet or JSON lines, from
-    the extension of the file or of the files in the folder (``input_format`` overrides)."""
-    if input_format not in ("auto", "parquet", "jsonl", "json"):
-        raise ConfigError(f"input format {input_format!r}: expected auto, parquet or jsonl")
-    display = str(input)
-    if "://" in display:
-        fs, path = _filesystem(display, storage_options)
-        from fsspec.utils import get_protocol
-
-        if get_protocol(display) in _LOCAL_PROTOCOLS:
-            filesystem = None
-        else:
-            from pyarrow.fs import FSSpecHandler, PyFileSystem
-
-            filesystem = PyFileSystem(FSSpecHandler(fs))
-    else:
-        from fsspec.implementations.local import LocalFileSystem
-
-        fs, path, filesystem = LocalFileSystem(), str(Path(display).resolve()), None
-    try:
-        exists, is_dir = fs.exists(path), fs.isdir(path)
-    except Exception as e:  # noqa: BLE001 - any backend error (credentials, network) is the user's to fix
-        raise InputError(f"cannot access the input: {type(e).__name__}: {e}", path=display,
-                         hint="check the URL and the credentials of its filesystem") from e
-    if not exists:
-        raise InputError("input does not exist", path=display, hint="check --input")
-    fmt = input_format
-    if fmt == "json":
-        raise ConfigError("input format json: the Ray engine reads JSON lines (jsonl) or parquet")
-    if fmt == "auto":
-        if is_dir:
-            found = Counter(_SUFFIXES[s] for f in fs.find(path) if (s := Path(str(f)).suffix.lower()) in _SUFFIXES)
-            if len(found) != 1:
-                what = "no Parquet or JSONL files" if not found else "both Parquet and JSONL files"
-                raise InputError(f"the input folder holds {what}", path=display,
-                                 hint="the Ray engine reads .parquet or .jsonl files (a directory of "
-                                      ".txt/.html articles needs --engine local)")
-            fmt = next(iter(found))
-        else:
-            suffix = Path(path).suffix.lower()
-            if suffix == ".json":
-                raise InputError("the Ray engine reads JSON lines (.jsonl, one object per line), not a .json "
-                                 "document", path=display, hint="convert it to JSONL or Parquet, or use --engine local")
-            if suffix not in _SUFFIXES:
-                raise InputError(f"the Ray engine reads Parquet or JSONL, not {suffix or 'a file without extension'}",
-                                 path=display, hint="convert the table to Parquet or JSONL, or use --engine local")
-            fmt = _SUFFIXES[suffix]
-    return InputSpec(path=path, filesystem=filesystem, fmt=fmt, display=display)
-
-
-def read_dataset(spec: InputSpec) -> Any:
-    """The input as a Ray Dataset with a ``path`` column (the file each row came from).
-
-    JSONL is read as text lines (``read_text``) and parsed by the actors, line by line with the
-    local reader's rules: a malformed line is skipped and reported instead of failing the whole
-    read, and a column whose type changes between rows (which pyarrow's JSON reader refuses)
-    is judged per field."""
-    ray = _ray()
-    if spec.fmt == "parquet":
-        return ray.data.read_parquet(spec.path, filesystem=spec.filesystem, include_paths=True)
-    return ray.data.read_text(spec.path, filesystem=spec.filesystem, include_paths=True,
-                              file_extensions=JSONL_EXTENSIONS, drop_empty_lines=True)
-
-
-# --------------------------------------------------------------------------- cluster
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    rest = address.split("://", 1)[1] if "://" in address else address
-    host, sep, port = rest.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def connect(address: str | None = None, *, num_cpus: int | None = None, timeout: float = 5.0) -> bool:
-    """Make sure this process is connected to Ray; returns True when it started a runtime
-    (which the caller shuts down).
-
-    ``address=None``: use the runtime already running in this process, else start a local
-    one (``num_cpus``: its size, default all cores). ``"auto"``, ``"HOST:PORT"`` (the GCS) or
-    ``"ray://HOST:10001"`` (Ray Client): connect to that cluster; an address that does not
-    answer within ``timeout`` seconds is a :class:`ConfigError` naming it.
-    """
-    ray = _ray()
-    hint = ("start the cluster (ray start --head) or check the host and port: ray://HEAD:10001 for "
-            "Ray Client, HEAD:6379 for the GCS, auto for a cluster started on this machine; leave "
-            "--ray-address out to start a local Ray runtime")
-    if address not in (None, "auto", "local"):
-        hp = _host_port(address)
-        if hp is None:
-            raise ConfigError(f"--ray-address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
-        try:
-            socket.create_connection(hp, timeout=timeout).close()
-        except OSError as e:
-            raise ConfigError(f"cannot reach the Ray cluster at --ray-address {address!r} "
-                              f"({hp[0]}:{hp[1]}: {e}) (fix: {hint})") from e
-    if ray.is_initialized():
-        return False
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING"}
-    if address is None and num_cpus is not None:
-        kwargs["num_cpus"] = max(int(num_cpus), os.cpu_count() or 1)
-    try:
-        ray.init(address=address, **kwargs)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"cannot connect to the Ray cluster at --ray-address {address!r}: {e} (fix: {hint})") from e
-    return True
-
-
-# --------------------------------------------------------------------------- the actor
-
-
-def _counts(stats: ScoreStats) -> dict[str, Any]:
-    return {**{k: getattr(stats, k) for k in COUNT_KEYS}, "removed": dict(stats.removed_lines)}
-
-
-def _delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    out = {k: after[k] - before[k] for k in COUNT_KEYS}
-    out["removed"] = dict(Counter(after["removed"]) - Counter(before["removed"]))
-    return out
-
-
-def _tracked(items: list[dict[str, Any]], stats: ScoreStats, deltas: list[dict[str, Any]]) -> Iterator[Any]:
-    """Yield ``items`` and append to ``deltas`` what each one added to ``stats``.
-
-    The scoring generators update ``stats`` for an item before they ask for the next one, so
-    the difference taken when the next item is requested belongs to the previous item; the
-    driver needs per-item counts to drop an item whose id an earlier batch already had.
-    """
-    for item in items:
-        before = _counts(stats)
-        yield item["value"]
-        deltas.append(_delta(_counts(stats), before))
-
-
-def _fault_injection() -> None:
-    flag = os.environ.get(FAULT_ENV)
-    if not flag:
-        return
-    try:
-        os.close(os.open(flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    os._exit(17)  # the first batch of the run dies with its actor (tests of the retry path)
-
-
-class ScoreActor:
-    """The ``map_batches`` callable: loads the model once per actor and scores batches of
-    input rows with the local scoring code.
-
-    A batch comes as a ``pyarrow.Table`` (``batch_format="pyarrow"``: integer ids with nulls
-    stay integers, which pandas would turn into floats) and goes back as one table of tagged
-    rows: ``record`` (a scored sentence), ``item`` (each kept input item with its counts),
-    ``skip`` (a bad or duplicate row and why) and a final ``end`` row (time and items already
-    in the output). Bad rows are judged by the readers' own field rules
-    (:func:`stance.data.readers.field_string` / ``field_text``).
-    """
-
-    def __init__(self, model_dir: str, *, fast: str, level: str, batch_size: int, threads: int | None,
-                 fallback_margin: float | None, prep_args: Mapping[str, Any], fingerprint: Mapping[str, Any],
-                 done: Any, default_source: str | None, on_error: str, jsonl: bool = False) -> None:
-        import stance
-        from stance.scoring.fast import accelerate
-
-        model = stance.load_model(model_dir)
-        if hasattr(model, "progress"):
-            model.progress = False
-        if threads and getattr(model, "kind", None) == "transformer":
-            import torch
-
-            torch.set_num_threads(int(threads))  # the actor's CPUs, not the node's
-        self.prep = resolve_preprocessing(model, **dict(prep_args))
-        self.labels = [str(c) for c in model.classes_]
-        mine = output_fingerprint(model, self.prep, model_dir, fast, level)
-        self.error: StanceError | None = None
-        if not same_model(mine, fingerprint):
-            # reported by the first batch (an error row): raised here, Ray would restart the actor
-            # and hand the driver an ActorDiedError that no longer holds this message
-            self.error = ModelError(
-                f"the Ray worker on {socket.gethostname()} loaded another model or preprocessing from "
-                f"{model_dir} than the driver (weights {str(mine.get('model_sha256'))[:12]}, expected "
-                f"{str(fingerprint.get('model_sha256'))[:12]}); fix: give every node the same model directory")
-            return
-        self.predictor = accelerate(model, fast, threads=threads, fallback_margin=fallback_margin)
-        self.level, self.batch_size = level, batch_size
-        self.default_source, self.on_error, self.jsonl = default_source, on_error, jsonl
-        import ray
-
-        self.done = set(ray.get(done) if isinstance(done, ray.ObjectRef) else (done or ()))
-
-    # ------------------------------------------------------------------ rows
-    def _fail(self, err: InputError, reason: str, skips: list[tuple[str, str]]) -> None:
-        if self.on_error == "raise":
-            raise err
-        skips.append((err.path or "?", f"{reason}: {err}"))
-
-    def _parse(self, line: str, path: str, skips: list[tuple[str, str]]) -> dict[str, Any] | None:
-        """One JSONL line as a record (None: skipped), by the local reader's rules."""
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            err = InputError(f"malformed JSON ({e.msg} at column {e.colno})", path=path,
-                             hint="each line must be one JSON object")
-        except RecursionError:
-            err = InputError("JSON nested too deeply", path=path)
-        else:
-            if isinstance(rec, dict):
-                return rec
-            err = InputError(f"expected a JSON object, got {type(rec).__name__}", path=path)
-        self._fail(err, "malformed record", skips)
-        return None
-
-    def _article(self, rec: Mapping[str, Any], path: str) -> Article:
-        required = ("id", "text") + (() if self.default_source else ("source",))
-        missing = [f for f in required if rec.get(f) is None or (isinstance(rec.get(f), str) and not rec[f].strip())]
-        if missing:
-            raise _Missing(missing[0], f"every record needs {', '.join(required)}")
-        return article_from_record(rec, path, None, path, default_source=self.default_source)
-
-    def _sentence(self, rec: Mapping[str, Any], path: str) -> dict[str, Any]:
-        sid = field_string(rec.get("id", rec.get("sentence_id")), "id", path, None, ids=True)
-        text = field_text(rec.get("text"), "text", path, None)
-        if text is None:
-            raise _Missing("text", "every record needs text")
-        if sid is None:
-            raise _Missing("id", "the Ray engine needs an id per sentence row (or use --engine local)")
-        return {"id": sid, "text": text.strip(),
-                "source": field_string(rec.get("source"), "source", path, None) or self.default_source or "unknown",
-                "article_id": field_string(rec.get("article_id"), "article_id", path, None, ids=True),
-                "title": field_string(rec.get("title"), "title", path, None)}
-
-    def __call__(self, batch: Any) -> Any:
-        """Score one batch; a user error (``on_error="raise"``, a model mismatch) comes back as
-        one ``error`` row that the driver raises: Ray would wrap a raised one in its own
-        exception types and lose it (the driver would see a RayTaskError or ActorDiedError)."""
-        if self.error is not None:
-            return _tagged_table([_error_row(self.error)], self.labels)
-        try:
-            return self._score(batch)
-        except StanceError as e:
-            return _tagged_table([_error_row(e)], self.labels)
-
-    def _score(self, batch: Any) -> Any:
-        _fault_injection()
-        t0 = time.perf_counter()
-        items: list[dict[str, Any]] = []
-        skips: list[tuple[str, str]] = []
-        seen: dict[str, str] = {}
-        already = 0
-        for rec in batch.to_pylist():
-            path = str(rec.pop("path", None) or "input")
-            if self.jsonl:
-                rec = self._parse(rec["text"], path, skips)
-                if rec is None:
-                    continue
-            try:
-                value: Any = self._article(rec, path) if self.level == "article" else self._sentence(rec, path)
-            except _Missing as m:
-                self._fail(InputError("required field missing or empty", path=path, field=m.field, hint=m.hint),
-                           f"missing {m.field}", skips)
-                continue
-            except InputError as e:
-                self._fail(e, f"bad field {e.field}", skips)
-                continue
-            iid = value.id if self.level == "article" else value["id"]
-            if iid in self.done:
-                already += 1
-                continue
-            if iid in seen:
-                msg = f"duplicate id {iid!r} (first at {seen[iid]})"
-                if self.on_error == "raise":
-                    raise InputError(f"{path}: {msg}", field="id", hint="give every record its own id")
-                skips.append((path, f"duplicate id: {msg}"))
-                continue
-            seen[iid] = path
-            source = value.source if self.level == "article" else value["source"]
-            items.append({"id": iid, "source": source, "where": path, "value": value})
-        stats = ScoreStats()
-        deltas: list[dict[str, Any]] = []
-        att = self.prep.attributor or False
-        if self.level == "article":
-            records = list(score_articles(self.predictor, _tracked(items, stats, deltas), batch_size=self.batch_size,
-                                          cleaner=self.prep.cleaner, segmenter=self.prep.segmenter,
-                                          attributor=att, stats=stats))
-        else:
-            records = list(score_sentences(self.predictor, _tracked(items, stats, deltas),
-                                           batch_size=self.batch_size, attributor=att,
-                                           max_sentence_chars=self.prep.segmenter.max_sentence_chars, stats=stats))
-        rows = [{**r, "_kind": "record", "_meta": None} for r in records]
-        key = "article_id" if self.level == "article" else "sentence_id"
-        rows += [{key: it["id"], "source": it["source"], "_kind": "item",
-                  "_meta": json.dumps({"where": it["where"], "counts": d, "article": item_meta(it["value"])})}
-                 for it, d in zip(items, deltas)]
-        rows += [{"_kind": "skip", "_meta": json.dumps({"where": w, "reason": r})} for w, r in skips]
-        rows.append({"_kind": "end", "_meta": json.dumps({"seconds": time.perf_counter() - t0, "already": already})})
-        return _tagged_table(rows, self.labels)
-
-
-def _error_row(err: StanceError) -> dict[str, Any]:
-    fields = {k: getattr(err, k) for k in ("message", "path", "line", "field", "hint")} \
-        if isinstance(err, InputError) else {"message": str(err)}
-    return {"_kind": "error", "_meta": json.dumps({"type": type(err).__name__, **fields})}
-
-
-_ERRORS: dict[str, type[StanceError]] = {c.__name__: c for c in (InputError, ModelError, ConfigError)}
-
-
-def _raise_error_row(row: Mapping[str, Any]) -> None:
-    """Raise the user error an actor reported (see :meth:`ScoreActor.__call__`)."""
-    meta = json.loads(row["_meta"])
-    cls = _ERRORS.get(meta.pop("type"), StanceError)
-    if cls is InputError:
-        raise InputError(meta.pop("message"), **meta)
-    raise cls(meta["message"])
-
-
-@dataclass
-class _Missing(Exception):
-    field: str
-    hint: str
-
-
-def _tagged_schema(labels: list[str]) -> Any:
-    import pyarrow as pa
-
-    from stance.scoring.records import record_schema
-
-    fields = [f if not f.name.startswith("proba_") else pa.field(f.name, pa.float64())
-              for f in record_schema(labels)]
-    return pa.schema([*fields, pa.field("_kind", pa.string()), pa.field("_meta", pa.string())])
-
-
-def _tagged_table(rows: list[dict[str, Any]], labels: list[str]) -> Any:
-    import pyarrow as pa
-
-    schema = _tagged_schema(labels)
-    return pa.Table.from_pylist(rows, schema=schema)
 
 
 # --------------------------------------------------------------------------- the driver
@@ -514,7 +98,7 @@ def _chunks(batches: Iterator[Any]) -> Iterator[list[dict[str, Any]]]:
     for table in batches:
         for row in table.to_pylist():
             if row["_kind"] == "error":
-                _raise_error_row(row)
+                raise_error_row(row)
             buf.append(row)
             if row["_kind"] == "end":
                 yield buf
@@ -588,7 +172,7 @@ def score_dataset_ray(
             raise ConfigError(f"{name} must be >= 1, got {value}")
     if num_cpus < 0 or num_gpus < 0:
         raise ConfigError("num_cpus and num_gpus per actor must be >= 0")
-    ray = _ray()
+    ray = ray_module()
     spec = resolve_input(input, input_format, storage_options)
     model_dir = str(Path(model_dir).resolve())
     model = stance.load_model(model_dir)  # labels, scheme, fingerprint, confusion matrix

@@ -207,7 +207,7 @@ def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield buf
 
 
-_COUNTS = ("empty_articles", "truncated_articles", "truncated_sentences")
+COUNT_KEYS = ("empty_articles", "truncated_articles", "truncated_sentences")
 
 
 def _score_chunk(chunk: list[Any], writer: ScoreWriter, prep: Any, *, predictor: Any, level: str,
@@ -219,7 +219,7 @@ def _score_chunk(chunk: list[Any], writer: ScoreWriter, prep: Any, *, predictor:
             if on_item is not None:
                 on_item(stats)
 
-    before = [getattr(stats, k) for k in _COUNTS]
+    before = [getattr(stats, k) for k in COUNT_KEYS]
     att = prep.attributor or False
     if level == "article":
         records = list(score_articles(predictor, tick(), batch_size=batch_size, cleaner=prep.cleaner,
@@ -233,7 +233,7 @@ def _score_chunk(chunk: list[Any], writer: ScoreWriter, prep: Any, *, predictor:
         with_sentences = {r["article_id"] for r in records}
         empty = [(i, _item_source(it)) for i, it in zip(ids, chunk) if i not in with_sentences]
         meta = {i: item_meta(it) for i, it in zip(ids, chunk)}
-    delta = {k: getattr(stats, k) - b for k, b in zip(_COUNTS, before)}
+    delta = {k: getattr(stats, k) - b for k, b in zip(COUNT_KEYS, before)}
     writer.write_chunk(ids, records, empty, delta, meta=meta)
 
 
