@@ -8,7 +8,8 @@ optionally run the whole main job (``scripts/main_job.sh``). Prints sentences/s 
 (training sentences x epochs run / fit seconds, evaluation and calibration included), the
 validation and test macro-F1 and the main job's wall time.
 
-Usage: python scripts/bench_train.py [--old-ref REV] [--no-main-job] [--seeds 0,1,2] [--out DIR]
+Usage: python scripts/bench_train.py [--old-ref REV] [--no-main-job] [--seeds 0,1,2]
+       [--trainer-overrides OVERRIDE ...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ def _worktree(ref: str, where: Path) -> Path:
     return where
 
 
-def _train(tree: Path, run_dir: Path, seed: int = 0) -> dict:
+def _train(tree: Path, run_dir: Path, seed: int = 0, overrides: tuple[str, ...] = ()) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     # cwd and PYTHONPATH are the tree, so its ``stance`` is imported ahead of the editable install's finder.
     code = ("import sys, stance; from stance.cli.train import main; "
             f"assert stance.__file__.startswith({str(tree)!r}), stance.__file__; "
             f"sys.argv = ['stance-train', 'model=transformer', 'model.classifier.progress=false', "
-            f"'seed={seed}', 'hydra.run.dir={run_dir}']; main()")
+            f"'seed={seed}', 'hydra.run.dir={run_dir}', *{list(overrides)!r}]; main()")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - t0
@@ -69,15 +70,19 @@ def main() -> int:
     ap.add_argument("--no-main-job", action="store_true", help="skip the two main-job runs")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds; the first gives the throughput row, "
                     "all of them the test macro-F1 per seed")
+    ap.add_argument("--trainer-overrides", nargs="*", default=[],
+                    help="Hydra overrides for this checkout's runs only, e.g. the old loop's recipe on "
+                         "today's data: data/input=plain model.classifier.epochs=6")
     ap.add_argument("--out", type=Path, default=Path("/tmp/stance-bench-train"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
     trees = {"old loop": _worktree(args.old_ref, args.out / "old-tree"), "Trainer": ROOT}
+    over = {"old loop": (), "Trainer": tuple(args.trainer_overrides)}
     rows = {}
     # Back to back: the two throughput fits first, then the main jobs, then the other seeds.
     for name, tree in trees.items():
-        rows[name] = _train(tree, args.out / f"run-{name.replace(' ', '-')}", seeds[0])
+        rows[name] = _train(tree, args.out / f"run-{name.replace(' ', '-')}", seeds[0], over[name])
         print(f"{name}: {json.dumps({k: round(v, 3) for k, v in rows[name].items()})}", flush=True)
     if not args.no_main_job:
         for name, tree in trees.items():
@@ -86,7 +91,7 @@ def main() -> int:
     per_seed = {name: {seeds[0]: rows[name]["test_f1"]} for name in trees}
     for seed in seeds[1:]:
         for name, tree in trees.items():
-            r = _train(tree, args.out / f"run-{name.replace(' ', '-')}-seed{seed}", seed)
+            r = _train(tree, args.out / f"run-{name.replace(' ', '-')}-seed{seed}", seed, over[name])
             per_seed[name][seed] = r["test_f1"]
             print(f"{name} seed {seed}: {json.dumps({k: round(v, 3) for k, v in r.items()})}", flush=True)
     print()
