@@ -149,6 +149,12 @@ def select_split(frame: pd.DataFrame, split: str | None, where: Path) -> tuple[p
 # --------------------------------------------------------------------------- output
 
 
+def _md_table(title: str, intro: str, head: list[str], align: str, rows: list[list[str]]) -> list[str]:
+    """A titled Markdown table's lines (preceded by a blank line)."""
+    return ["", title, "", intro, "", "| " + " | ".join(head) + " |", align,
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
 def _count_cells(row: Any, labels: Sequence[str]) -> str:
     """The ``n_<label>`` sentence counts of a table row as Markdown cells."""
     return " | ".join(str(int(getattr(row, f"n_{lab}"))) for lab in labels)
@@ -208,29 +214,28 @@ class AuditReport:
     def markdown(self) -> str:
         labels, s = self.labels, self.settings
         shown = _top(self.terms, self.top)
-        lines = ["# Shortcut audit", "", *self.header(), "",
-                 f"## Top {len(shown)} (term, label) pairs by z", "",
-                 "Counts are sentences containing the term, per label. share: the term's sentences in "
-                 "that label (compare with the label's share of all sentences above).", "",
-                 f"| # | term | label | z | delta | {' | '.join(labels)} | share | flagged | example |",
-                 "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---:|---|---|"]
-        for i, r in enumerate(shown.itertuples(index=False), 1):
-            counts = _count_cells(r, labels)
-            lines.append(f"| {i} | {_md(r.term)} | {r.label} | {r.z:.2f} | {r.delta:.2f} | {counts} | "
-                         f"{r.share:.2f} | {'yes' if r.flagged else ''} | {_example(r.examples)} |")
+        lines = ["# Shortcut audit", "", *self.header()]
+        lines += _md_table(
+            f"## Top {len(shown)} (term, label) pairs by z",
+            "Counts are sentences containing the term, per label. share: the term's sentences in "
+            "that label (compare with the label's share of all sentences above).",
+            ["#", "term", "label", "z", "delta", *labels, "share", "flagged", "example"],
+            "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---:|---|---|",
+            [[str(i), _md(r.term), r.label, f"{r.z:.2f}", f"{r.delta:.2f}", _count_cells(r, labels),
+              f"{r.share:.2f}", "yes" if r.flagged else "", _example(r.examples)]
+             for i, r in enumerate(shown.itertuples(index=False), 1)])
         if self.poles is not None:
             a, b = self.input.scheme.poles
             shown_p = _top(self.poles, self.top)
-            lines += ["", f"## Pole asymmetry ({a} / {b}): {len(shown_p)} of {len(self.poles):,} terms", "",
-                      f"Terms in at least {s.pole_min_count} sentences of one pole whose rate in the other "
-                      f"pole's sentences is at most {s.pole_max_ratio:g} times that; z: the log-odds of owner "
-                      "against other pole only.", "",
-                      f"| # | term | owner | z (poles) | rate ratio | {' | '.join(labels)} | example |",
-                      "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---|"]
-            for i, r in enumerate(shown_p.itertuples(index=False), 1):
-                counts = _count_cells(r, labels)
-                lines.append(f"| {i} | {_md(r.term)} | {r.owner} | {r.z:.2f} | {r.rate_ratio:.3f} | {counts} | "
-                             f"{_example(r.examples)} |")
+            lines += _md_table(
+                f"## Pole asymmetry ({a} / {b}): {len(shown_p)} of {len(self.poles):,} terms",
+                f"Terms in at least {s.pole_min_count} sentences of one pole whose rate in the other "
+                f"pole's sentences is at most {s.pole_max_ratio:g} times that; z: the log-odds of owner "
+                "against other pole only.",
+                ["#", "term", "owner", "z (poles)", "rate ratio", *labels, "example"],
+                "|---:|---|---|---:|---:|" + "---:|" * len(labels) + "---|",
+                [[str(i), _md(r.term), r.owner, f"{r.z:.2f}", f"{r.rate_ratio:.3f}", _count_cells(r, labels),
+                  _example(r.examples)] for i, r in enumerate(shown_p.itertuples(index=False), 1)])
         else:
             lines += ["", "No pole-asymmetry check: the scheme has no two poles."]
         if self.requested is not None:
