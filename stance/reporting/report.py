@@ -219,7 +219,9 @@ def _comparison_section(run_dirs: Sequence[Path], out: Path, figs: dict[str, Pat
              "p (McNemar)", "test", "slant Spearman \u03c1"], rows, numeric={2, 3, 4, 5, 7},
             caption="Pairwise tests on the same test sentences: paired article bootstrap of "
                     "the macro-F1 difference; McNemar (b = A right and B wrong, c = the "
-                    "reverse); Spearman correlation of per-source predicted slants.",
+                    "reverse; it treats sentences as independent and ignores their clustering in "
+                    "articles, so read the bootstrap p); Spearman correlation of per-source "
+                    "predicted slants.",
         ))
     return sec
 
