@@ -332,6 +332,7 @@ def test_corpus_report_screenshots_with_many_long_named_sources(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
+@pytest.mark.slow  # a whole report of its own corpus: 1-2 s
 def test_an_empty_week_is_said_and_left_blank(tmp_path):
     spec = corpus_spec(n_sources=3, n_articles=6, single_article_source=False, labels=PAK.label_list)
     spec = [a for a in spec if not a["date"].startswith(("2025-10-13", "2025-10-14", "2025-10-15", "2025-10-16",
@@ -343,6 +344,7 @@ def test_an_empty_week_is_said_and_left_blank(tmp_path):
     assert row.split(" | ")[2] == "–"  # the second week's column
 
 
+@pytest.mark.slow  # a whole report of its own corpus: 1-2 s
 def test_a_model_trained_on_the_synthetic_sample_gets_the_plain_caveat(tmp_path):
     spec = corpus_spec(n_sources=3, n_articles=3, labels=PAK.label_list)
     info = {"kind": "transformer", "data_name": "sample", "label_source": "gold", "temperature": 1.37,
@@ -353,6 +355,7 @@ def test_a_model_trained_on_the_synthetic_sample_gets_the_plain_caveat(tmp_path)
     assert "synthetic (the bundled sample)" in md and "demonstration" in md
 
 
+@pytest.mark.slow  # a whole report of its own corpus: 1-2 s
 def test_a_year_of_weeks_keeps_the_figure_and_leaves_out_the_wide_table(tmp_path):
     spec = corpus_spec(n_sources=2, n_articles=70, single_article_source=False, labels=PAK.label_list)
     out = write_output(tmp_path / "year.jsonl", PAK, spec)
